@@ -1,10 +1,10 @@
 """The NOMA parser (SPEC §2-4, 7, 8, 10): tokens to `ast.Program`.
 
-A hand-written recursive-descent parser. Binary operators of one level are
-parsed with loops (no recursion); the only recursion is real nesting
-(parentheses, prefix operators, the right side of `**`, blocks, tensor rows),
-and that is bounded by `MAX_NESTING` so that no input can exhaust the Python
-stack. Every error is a `CompileError` located at the offending token.
+A hand-written recursive-descent parser, one method per precedence level.
+The depth of the AST it builds is bounded by `MAX_NESTING` (parentheses,
+prefix operators, operator chains, postfix chains and blocks all count), so
+no input can exhaust the Python stack here or in a recursive pass later.
+Every error is a `CompileError` located at the offending token.
 """
 
 from __future__ import annotations

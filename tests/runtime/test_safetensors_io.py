@@ -108,10 +108,19 @@ def test_first_key_by_utf8_bytes() -> None:
         (_raw({"a": {"dtype": "I32", "shape": [1], "data_offsets": [0, 4]}}, b"\0" * 4), "I32"),
         (_raw({"a": {"dtype": "F64", "shape": [-1], "data_offsets": [0, 8]}}, b"\0" * 8), "shape"),
         (_raw({"a": {"dtype": "F64", "shape": [1.0], "data_offsets": [0, 8]}}, b"\0" * 8), "shape"),
-        (_raw({"a": {"dtype": "F64", "shape": [True], "data_offsets": [0, 8]}}, b"\0" * 8), "shape"),
+        (
+            _raw({"a": {"dtype": "F64", "shape": [True], "data_offsets": [0, 8]}}, b"\0" * 8),
+            "shape",
+        ),
         (_raw({"a": {"dtype": "F64", "shape": [1], "data_offsets": [8, 0]}}, b"\0" * 8), "order"),
-        (_raw({"a": {"dtype": "F64", "shape": [2], "data_offsets": [0, 16]}}, b"\0" * 8), "outside"),
-        (_raw({"a": {"dtype": "F64", "shape": [2], "data_offsets": [0, 8]}}, b"\0" * 8), "needs 16"),
+        (
+            _raw({"a": {"dtype": "F64", "shape": [2], "data_offsets": [0, 16]}}, b"\0" * 8),
+            "outside",
+        ),
+        (
+            _raw({"a": {"dtype": "F64", "shape": [2], "data_offsets": [0, 8]}}, b"\0" * 8),
+            "needs 16",
+        ),
         (_raw({"a": {"dtype": "F64", "shape": [10**6] * 4, "data_offsets": [0, 8]}}), "needs"),
         (_raw({"a": {"dtype": "F64", "shape": [1], "data_offsets": [0]}}, b"\0" * 8), "offsets"),
         (
@@ -125,6 +134,8 @@ def test_first_key_by_utf8_bytes() -> None:
             "overlap",
         ),
         (_raw(b'{"a": {}, "a": {}}'), "duplicate key"),
+        (_raw({"a": {"dtype": "F64", "shape": [0, 2**63], "data_offsets": [0, 0]}}), "shape"),
+        (_raw({"a": {"dtype": "F32", "shape": [0] * 100, "data_offsets": [0, 0]}}), "shape"),
         (_raw(b'{"a": {"dtype": "F64", "shape": [' + b"9" * 5000 + b"]}}"), "JSON"),
     ],
 )
@@ -184,7 +195,9 @@ def test_fuzz_mutated_valid_file(tmp_path: Path, data: st.DataObject) -> None:
     _check_only_noma_errors(tmp_path / "fuzz.safetensors", bytes(content[:cut]))
 
 
-_JSON_ATOM = st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | st.text(max_size=4)
+_JSON_ATOM = (
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | st.text(max_size=4)
+)
 _ENTRY = st.fixed_dictionaries(
     {},
     optional={
@@ -201,7 +214,9 @@ _ENTRY = st.fixed_dictionaries(
     data=st.binary(max_size=40),
     lie=st.none() | st.integers(0, 2**64 - 1),
 )
-def test_fuzz_structured_headers(tmp_path: Path, header: dict, data: bytes, lie: int | None) -> None:
+def test_fuzz_structured_headers(
+    tmp_path: Path, header: dict, data: bytes, lie: int | None
+) -> None:
     content = _raw(header, data)
     if lie is not None:
         content = struct.pack("<Q", lie) + content[8:]

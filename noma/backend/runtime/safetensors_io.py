@@ -189,4 +189,7 @@ def _tensor(key: str, spec: tuple[np.dtype, tuple[int, ...], int, int], data: by
             f"tensor '{key}' has data_offsets [{begin}, {end}] outside the data ({len(data)} bytes)"
         )
     flat = np.frombuffer(data, dtype=dtype, count=(end - begin) // dtype.itemsize, offset=begin)
-    return flat.astype(np.float64).reshape(shape)
+    try:
+        return flat.astype(np.float64).reshape(shape)
+    except (ValueError, OverflowError):  # zero-size tensors with absurd dimensions or rank
+        raise _Bad(f"tensor '{key}' has an unsupported shape {_show(list(shape))}") from None
