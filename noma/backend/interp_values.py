@@ -8,12 +8,33 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from xdsl.dialects.builtin import Float64Type
-from xdsl.ir import Attribute
+from xdsl.dialects.builtin import CallSiteLoc, FileLineColLoc, Float64Type, FusedLoc, NameLoc
+from xdsl.ir import Attribute, Operation
 
-from noma.diagnostics import NomaRuntimeError
+from noma.diagnostics import NomaRuntimeError, SourceLoc
 
 Value = float | np.ndarray
+
+
+def loc_of(op: Operation) -> SourceLoc | None:
+    """The source position of an op (None for an unknown location)."""
+    return source_loc(op.location)
+
+
+def source_loc(loc: Attribute) -> SourceLoc | None:
+    """A `SourceLoc` from an xDSL location: file:line:col, looking through
+    call-site (the callee's position), named and fused locations."""
+    if isinstance(loc, FileLineColLoc):
+        return SourceLoc(loc.filename.data, loc.line.data, loc.column.data)
+    if isinstance(loc, CallSiteLoc):
+        return source_loc(loc.callee) or source_loc(loc.caller)
+    if isinstance(loc, NameLoc):
+        return source_loc(loc.location)
+    if isinstance(loc, FusedLoc):
+        for inner in loc.locations:
+            if (found := source_loc(inner)) is not None:
+                return found
+    return None
 
 
 def shape_of(v: Any) -> tuple[int, ...]:
@@ -36,9 +57,9 @@ def as_array(v: Any) -> np.ndarray:
 def broadcast_shapes(values: Sequence[Any]) -> tuple[int, ...]:
     """NumPy broadcasting of the values' shapes; an error naming two
     incompatible shapes."""
-    result: tuple[int, ...] = ()
-    for v in values:
-        shape = shape_of(v)
+    shapes = [shape_of(v) for v in values]
+    result = shapes[0]
+    for shape in shapes[1:]:
         if shape == result or not shape:
             continue
         try:
@@ -91,8 +112,7 @@ def element_indices(shape: tuple[int, ...], indices: Sequence[float]) -> tuple[i
     """Checked integer indices for `x[i][j]...` into a value of `shape`."""
     if len(indices) > len(shape):
         raise NomaRuntimeError(
-            f"{len(indices)} indices for a tensor of rank {len(shape)} "
-            f"(shape {fmt_shape(shape)})"
+            f"{len(indices)} indices for a tensor of rank {len(shape)} (shape {fmt_shape(shape)})"
         )
     return tuple(check_index(i, n) for i, n in zip(indices, shape, strict=False))
 

@@ -685,6 +685,38 @@ class ReduceLikeOp(IRDLOperation):
         super().__init__(operands=[_value(operand), like], result_types=[like.type])
 
 
+@irdl_op_definition
+class ExpandDimsOp(IRDLOperation):
+    """`operand` with a new axis of size 1 inserted before axis `axis` (0 <= axis
+    <= rank; an f64 becomes a 1-element 1-D tensor). Autodiff uses it to
+    give the adjoint of an axis reduction its axis back."""
+
+    name = "noma.tensor.expand_dims"
+    operand = operand_def(SCALAR_OR_TENSOR)
+    axis = prop_def(IntegerAttr)
+    result = result_def(TENSOR)
+    traits = traits_def(Pure())
+    irdl_options = (ParsePropInAttrDict(),)
+    assembly_format = "$operand attr-dict `:` type($operand) `->` type($result)"
+
+    def __init__(self, operand: SSAValue | Operation, axis: int):
+        operand = _value(operand)
+        dims = dims_of(operand.type)
+        rt = type_of_rank(None) if dims is None else tensor_of_dims([*dims[:axis], 1, *dims[axis:]])
+        super().__init__(
+            operands=[operand], result_types=[rt], properties={"axis": IntegerAttr(axis, i64)}
+        )
+
+    def verify_(self) -> None:
+        check_value_type(self.operand.type, self.name)
+        rank, axis = rank_of(self.operand.type), self.axis.value.data
+        if axis < 0 or (rank is not None and axis > rank):
+            raise VerifyException(f"{self.name}: axis {axis} out of range for rank {rank}")
+        out = rank_of(self.result.type)
+        if rank is not None and out is not None and out != rank + 1:
+            raise VerifyException(f"{self.name}: result must have rank {rank + 1}")
+
+
 # ----------------------------------------------------------------- realloc, RNG
 
 RESIZE_POLICIES = {"zeros": 0, "normal": 2, "uniform": 2}
@@ -821,6 +853,7 @@ NomaTensor = Dialect(
         SliceOp,
         BroadcastLikeOp,
         ReduceLikeOp,
+        ExpandDimsOp,
         ResizeOp,
         RandomOp,
         SeedOp,

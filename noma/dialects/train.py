@@ -236,10 +236,44 @@ class ResetStateOp(IRDLOperation):
         super().__init__(operands=[[_value(p) for p in params]])
 
 
+@irdl_op_definition
+class CheckObjectiveOp(IRDLOperation):
+    """Run-time check of a lowered training loop's objective (from `minimize`):
+    a NaN or infinite `objective` stops the program with the error
+    `objective is NaN/infinite at iteration K of the optimize loop`, K being
+    `iteration` (1-based, an f64). The op's location is the optimize loop's."""
+
+    name = "noma.train.check_objective"
+    objective = operand_def(F64)
+    iteration = operand_def(F64)
+    assembly_format = "$objective `,` $iteration attr-dict"
+
+    def __init__(self, objective: SSAValue | Operation, iteration: SSAValue | Operation):
+        super().__init__(operands=[_value(objective), _value(iteration)])
+
+
+@irdl_op_definition
+class WarnMaxIterationsOp(IRDLOperation):
+    """A lowered training loop stopped because its iteration count reached
+    `max_iter`: prints `warning: optimize loop at FILE:LINE:COL reached
+    max_iterations (N)` on stderr, N being `count` (an f64). The op's location
+    is the optimize loop's."""
+
+    name = "noma.train.warn_max_iterations"
+    count = operand_def(F64)
+    assembly_format = "$count attr-dict"
+
+    def __init__(self, count: SSAValue | Operation):
+        super().__init__(operands=[_value(count)])
+
+
 NomaTrain = Dialect(
     "noma.train",
-    [ParamOp, OptimizeOp, MinimizeOp, YieldOp, UpdateOp, StateOp, ResetStateOp],
+    [
+        ParamOp, OptimizeOp, MinimizeOp, YieldOp, UpdateOp, StateOp, ResetStateOp,
+        CheckObjectiveOp, WarnMaxIterationsOp,
+    ],
     [],
-)
+)  # fmt: skip
 
 

@@ -114,7 +114,9 @@ class BuiltinGen:
     def tensor_arg(self, e: ast.Call, i: int, ranks: tuple[int, ...]) -> SSAValue:
         value = self.fg.expr(e.args[i])
         rank = rank_of(value.type)
-        if rank is None:
+        if rank is None:  # known at run time only: check there when one rank is required
+            if len(ranks) > 1:
+                return value
             return self.fg.emit_value(nt.CastOp(value, _dyn(ranks[0])), e.loc)
         if rank not in ranks:
             want = " or ".join(f"{r}-D" for r in ranks)

@@ -124,6 +124,7 @@ class FunctionGen:
         self.env = Env({p: Value(a) for p, a in zip(fn.params, self.block.args, strict=True)})
         self.optimize_depth = 0
         self.loop_depth = 0
+        self.if_depth = 0
         from noma.frontend.builtins import BuiltinGen
 
         self.builtins = BuiltinGen(self)
@@ -291,7 +292,8 @@ class FunctionGen:
                     f"`{self.fn.name}` returns values of different ranks", s.loc
                 )
             self.env.set(RET, value)
-        self.env.set(DONE, Value(self.const_i1(True)))
+        if self.if_depth:  # code after the enclosing `if`s must know we returned
+            self.env.set(DONE, Value(self.const_i1(True)))
 
     def stmt_minimize(self, s: ast.Minimize) -> None:
         raise CompileError("`minimize` must be at the top level of an optimize body", s.loc)
@@ -382,9 +384,11 @@ class FunctionGen:
         before = self.env
         then_env, else_env = before.copy(), before.copy()
         then_block, else_block = Block(), Block()
+        self.if_depth += 1
         self.in_block(then_block, then_env, then_gen)
         if else_gen is not None:
             self.in_block(else_block, else_env, else_gen)
+        self.if_depth -= 1
         merged = self.merge_if(before, then_env, else_env, then_block, else_block)
         names, then_vals, else_vals = merged
         types = [v.type for v in then_vals]

@@ -46,6 +46,18 @@ def _migrate_realloc_state() -> type[ModulePass]:
     return MigrateReallocStatePass
 
 
+def _lower_train() -> type[ModulePass]:
+    from noma.passes.lower_train import LowerTrainPass
+
+    return LowerTrainPass
+
+
+def _to_llvm() -> type[ModulePass]:
+    from noma.passes.to_llvm import ToLLVMPass
+
+    return ToLLVMPass
+
+
 def _canonicalize() -> type[ModulePass]:
     from xdsl.transforms.canonicalize import CanonicalizePass
 
@@ -90,6 +102,8 @@ ALL_PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "dce": _dce,
     "convert-scf-to-cf": _scf_to_cf,
     "reconcile-unrealized-casts": _reconcile_casts,
+    "noma-lower-train": _lower_train,
+    "noma-to-llvm": _to_llvm,
 }
 
 #: The passes `nomac run` applies, in order, before interpreting the module.
@@ -101,6 +115,16 @@ DEFAULT_PIPELINE: tuple[str, ...] = (
 )
 
 
+#: One-line descriptions of the upstream passes whose classes have no docstring.
+_UPSTREAM_DOCS = {
+    "canonicalize": "Apply the canonicalization patterns of every op (folding, simplification).",
+    "cse": "Common subexpression elimination.",
+    "dce": "Remove operations whose results are unused and that have no side effects.",
+    "convert-scf-to-cf": "Lower structured control flow (scf) to blocks and branches (cf).",
+    "reconcile-unrealized-casts": "Fold away chains of builtin.unrealized_conversion_cast.",
+}
+
+
 def pass_doc(name: str) -> str:
     """The first line of the pass's docstring (for `nomac --list-passes`)."""
     try:
@@ -108,7 +132,9 @@ def pass_doc(name: str) -> str:
     except ImportError as e:  # a pass whose module is missing stays listable
         return f"(unavailable: {e})"
     doc = (cls.__doc__ or "").strip()
-    return doc.splitlines()[0].strip() if doc else ""
+    if not doc or doc.startswith(f"{cls.__name__}("):  # none, or dataclass-generated
+        return _UPSTREAM_DOCS.get(name, "")
+    return doc.splitlines()[0].strip()
 
 
 def source_loc(op: Operation) -> SourceLoc | None:

@@ -65,11 +65,7 @@ def _defined_functions(module: ModuleOp) -> dict[str, func.FuncOp]:
 
 def _calls(fn: func.FuncOp, funcs: dict[str, func.FuncOp]) -> list[func.CallOp]:
     """The calls in `fn` (nested regions included) to functions defined in the module."""
-    return [
-        o
-        for o in fn.walk()
-        if isinstance(o, func.CallOp) and o.callee.string_value() in funcs
-    ]
+    return [o for o in fn.walk() if isinstance(o, func.CallOp) and o.callee.string_value() in funcs]
 
 
 def _callees_first(funcs: dict[str, func.FuncOp]) -> list[str]:

@@ -131,9 +131,7 @@ def _matmul(op: Operation) -> Attribute | None:
     if a is None or b is None or len(a) != 2 or len(b) != 2:
         return None
     if a[1] is not None and b[0] is not None and a[1] != b[0]:
-        raise _error(
-            op, f"matmul: inner dimensions differ ({format_dims(a)} and {format_dims(b)})"
-        )
+        raise _error(op, f"matmul: inner dimensions differ ({format_dims(a)} and {format_dims(b)})")
     return tensor_of_dims([a[0], b[1]])
 
 

@@ -1,0 +1,7 @@
+"""`python -m noma ...` is `nomac ...`."""
+
+import sys
+
+from noma.cli import main
+
+sys.exit(main())

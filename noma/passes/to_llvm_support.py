@@ -1,0 +1,386 @@
+"""Building blocks of `noma-to-llvm`: runtime declarations, globals, emitters.
+
+The lowering talks to the C runtime (`noma/backend/runtime_c/noma_rt.h`):
+every tensor, buffer and archive is an `!llvm.ptr` to a `noma_tensor`
+descriptor (or an archive handle). `Globals` owns everything the lowering
+adds at module level:
+
+- body-less `llvm.func` declarations of the runtime and libm functions used
+  (external linkage), from the `RUNTIME` signature table;
+- a *slot* per tensor-producing op site: a zero-initialised internal global
+  `noma_tensor` passed to the kernel as `out`;
+- a constant `noma_site` per source position (file, line, column and the
+  source line's text, so executables report errors without the source);
+- NUL-terminated string constants, shared by content;
+- constant tensors: an f64 data array and a constant descriptor (cap 0);
+- per-site scratch arrays of doubles for index / dimension operand lists.
+
+Initialisers of struct globals are MLIR-style initializer regions
+(`llvm.mlir.zero`, `llvm.mlir.constant`, `llvm.mlir.addressof`,
+`llvm.mlir.undef`, `llvm.insertvalue`, `llvm.return`); `convert_module`
+ignores those regions, so `noma.backend.llvm_emit` evaluates them.
+
+`Emitter` inserts llvm ops before the op being lowered and knows its site.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from xdsl.dialects import llvm
+from xdsl.dialects.builtin import (
+    CallSiteLoc,
+    DenseArrayBase,
+    DenseIntOrFPElementsAttr,
+    FileLineColLoc,
+    Float64Type,
+    FloatAttr,
+    FusedLoc,
+    IntAttr,
+    IntegerAttr,
+    IntegerType,
+    ModuleOp,
+    NameLoc,
+    StringAttr,
+    TensorType,
+    f64,
+    i1,
+    i64,
+)
+from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
+from xdsl.rewriter import InsertPoint, Rewriter
+
+from noma.diagnostics import SourceLoc, source_line
+
+PTR = llvm.LLVMPointerType()
+DIMS = llvm.LLVMArrayType(IntAttr(4), i64)
+#: `noma_tensor`: {double *data, int64 cap, int64 rank, int64 dims[4], double scalar}
+TENSOR = llvm.LLVMStructType.from_type_list([PTR, i64, i64, DIMS, f64])
+#: `noma_site`: {const char *file, int64 line, int64 col, const char *text}
+SITE = llvm.LLVMStructType.from_type_list([PTR, i64, i64, PTR])
+
+#: Runtime (and libm) functions by name: (result, arguments), one letter a
+#: type: p pointer, d double, i int64, v void (result only).
+RUNTIME: dict[str, tuple[str, str]] = {
+    "noma_rt_box": ("p", "pd"),
+    "noma_rt_from_elements": ("p", "pipp"),
+    "noma_rt_zeros": ("p", "pipp"),
+    "noma_rt_zeros_like": ("p", "pp"),
+    "noma_rt_cast": ("p", "pip"),
+    "noma_rt_to_scalar": ("d", "pp"),
+    "noma_rt_unary": ("p", "ipp"),
+    "noma_rt_binary": ("p", "ipppp"),
+    "noma_rt_select": ("p", "ppppp"),
+    "noma_rt_scalar_unary": ("d", "id"),
+    "noma_rt_scalar_binary": ("d", "idd"),
+    "noma_rt_reduce_all": ("d", "ip"),
+    "noma_rt_reduce_axis": ("p", "ippiip"),
+    "noma_rt_matmul": ("p", "pppp"),
+    "noma_rt_dot": ("d", "ppp"),
+    "noma_rt_transpose": ("p", "ppp"),
+    "noma_rt_softmax": ("p", "ppi"),
+    "noma_rt_broadcast_like": ("p", "pppp"),
+    "noma_rt_reduce_like": ("p", "pppp"),
+    "noma_rt_dim": ("d", "pip"),
+    "noma_rt_numel": ("d", "p"),
+    "noma_rt_index": ("p", "ppipp"),
+    "noma_rt_index_scalar": ("d", "pipp"),
+    "noma_rt_insert": ("p", "pppipp"),
+    "noma_rt_slice": ("p", "ppddp"),
+    "noma_rt_resize": ("p", "ppipiddp"),
+    "noma_rt_seed": ("v", "d"),
+    "noma_rt_random": ("d", "idd"),
+    "noma_rt_random_tensor": ("p", "piddipp"),
+    "noma_rt_buf_new": ("p", "p"),
+    "noma_rt_buf_new_scalar": ("p", "d"),
+    "noma_rt_buf_alloc": ("p", "ipp"),
+    "noma_rt_buf_load": ("p", "ppp"),
+    "noma_rt_buf_load_scalar": ("d", "pp"),
+    "noma_rt_buf_store": ("v", "ppp"),
+    "noma_rt_buf_store_scalar": ("v", "pdp"),
+    "noma_rt_buf_store_element": ("v", "ppipp"),
+    "noma_rt_buf_realloc": ("v", "pipiddp"),
+    "noma_rt_buf_free": ("v", "pp"),
+    "noma_rt_buf_dim": ("d", "pip"),
+    "noma_rt_print_scalar": ("v", "d"),
+    "noma_rt_print_tensor": ("v", "p"),
+    "noma_rt_print_str": ("v", "p"),
+    "noma_rt_load_csv": ("p", "ppp"),
+    "noma_rt_save_csv": ("v", "ppp"),
+    "noma_rt_load_safetensors": ("p", "pp"),
+    "noma_rt_archive_get": ("p", "pppp"),
+    "noma_rt_save_safetensors": ("v", "ipppp"),
+    "noma_rt_check_objective": ("v", "ddp"),
+    "noma_rt_warn_max_iterations": ("v", "dp"),
+    # libm (functions without an llvm dialect intrinsic op here)
+    "tan": ("d", "d"),
+    "tanh": ("d", "d"),
+    "trunc": ("d", "d"),
+}
+_TYPES: dict[str, Attribute] = {"p": PTR, "d": f64, "i": i64, "v": llvm.LLVMVoidType()}
+
+
+def runtime_function_type(name: str) -> llvm.LLVMFunctionType:
+    result, args = RUNTIME[name]
+    return llvm.LLVMFunctionType([_TYPES[a] for a in args], _TYPES[result])
+
+
+def is_f64(v: SSAValue) -> bool:
+    return isinstance(v.type, Float64Type)
+
+
+def location_of(loc: Attribute) -> SourceLoc | None:
+    """file:line:col of an xDSL location, looking through call-site (callee
+    first), named and fused locations (as the interpreter reports them)."""
+    if isinstance(loc, FileLineColLoc):
+        return SourceLoc(loc.filename.data, loc.line.data, loc.column.data)
+    if isinstance(loc, CallSiteLoc):
+        return location_of(loc.callee) or location_of(loc.caller)
+    if isinstance(loc, NameLoc):
+        return location_of(loc.location)
+    if isinstance(loc, FusedLoc):
+        for inner in loc.locations:
+            if (found := location_of(inner)) is not None:
+                return found
+    return None
+
+
+def _initializer(ops: Sequence[Operation]) -> Region:
+    return Region(Block(ops))
+
+
+def _zero_initializer(typ: Attribute) -> Region:
+    zero = llvm.ZeroOp(result_types=[typ])
+    return _initializer([zero, llvm.ReturnOp(zero.res)])
+
+
+def _struct_initializer(typ: Attribute, fields: Sequence[tuple[list[int], Operation]]) -> Region:
+    """`undef` with each (position, op) field inserted, returned."""
+    ops: list[Operation] = [undef := llvm.UndefOp(typ)]
+    value = undef.res
+    for position, field_op in fields:
+        insert = llvm.InsertValueOp(
+            DenseArrayBase.from_list(i64, position), value, field_op.results[0]
+        )
+        ops += [field_op, insert]
+        value = insert.res
+    ops.append(llvm.ReturnOp(value))
+    return _initializer(ops)
+
+
+def _i64(n: int) -> llvm.ConstantOp:
+    return llvm.ConstantOp(IntegerAttr(n, i64), i64)
+
+
+@dataclass
+class Globals:
+    """The module-level symbols a lowering adds (see the module docstring)."""
+
+    module: ModuleOp
+    new_ops: list[Operation] = field(default_factory=list)
+    declared: set[str] = field(default_factory=set)
+    strings: dict[str, str] = field(default_factory=dict)
+    sites: dict[SourceLoc, str] = field(default_factory=dict)
+    constants: dict[tuple[tuple[int, ...], bytes], str] = field(default_factory=dict)
+    counter: itertools.count[int] = field(default_factory=itertools.count)
+
+    def fresh(self, kind: str) -> str:
+        return f"noma.{kind}.{next(self.counter)}"
+
+    def declare(self, name: str) -> None:
+        if name in self.declared:
+            return
+        self.declared.add(name)
+        self.new_ops.append(
+            llvm.FuncOp(name, runtime_function_type(name), linkage=llvm.LinkageAttr("external"))
+        )
+
+    def global_(
+        self, kind: str, typ: Attribute, body: Region | None = None, *,
+        value: Attribute | None = None, constant: bool = False,
+    ) -> str:  # fmt: skip
+        name = self.fresh(kind)
+        self.new_ops.append(
+            llvm.GlobalOp(
+                typ,
+                name,
+                "internal",
+                constant=constant or None,
+                value=value,
+                body=body,
+            )
+        )
+        return name
+
+    def slot(self) -> str:
+        """A zero-initialised `noma_tensor` for one op site."""
+        return self.global_("slot", TENSOR, _zero_initializer(TENSOR))
+
+    def scratch(self, n: int, elem: Attribute = f64) -> str:
+        """A zero-initialised array of `n` elements (f64 or i64) for one op site."""
+        typ = llvm.LLVMArrayType(IntAttr(max(n, 1)), elem)
+        return self.global_("scratch", typ, _zero_initializer(typ))
+
+    def string(self, text: str) -> str:
+        """A NUL-terminated constant string, shared by content."""
+        name = self.strings.get(text)
+        if name is None:
+            data = text.encode("utf-8") + b"\0"
+            typ = llvm.LLVMArrayType(IntAttr(len(data)), IntegerType(8))
+            name = self.global_("str", typ, value=StringAttr(data.decode("utf-8")), constant=True)
+            self.strings[text] = name
+        return name
+
+    def site(self, loc: SourceLoc) -> str:
+        """The constant `noma_site` of a source position."""
+        name = self.sites.get(loc)
+        if name is None:
+            text = source_line(loc.file, loc.line)
+            text_op: Operation = (
+                llvm.ZeroOp(result_types=[PTR]) if text is None
+                else llvm.AddressOfOp(self.string(text), PTR)
+            )  # fmt: skip
+            fields: list[tuple[list[int], Operation]] = [
+                ([0], llvm.AddressOfOp(self.string(loc.file), PTR)),
+                ([1], _i64(loc.line)),
+                ([2], _i64(loc.col)),
+                ([3], text_op),
+            ]
+            body = _struct_initializer(SITE, fields)
+            name = self.global_("site", SITE, body, constant=True)
+            self.sites[loc] = name
+        return name
+
+    def i64_array(self, values: Sequence[int]) -> str:
+        """A constant array of int64."""
+        typ = llvm.LLVMArrayType(IntAttr(max(len(values), 1)), i64)
+        data = DenseIntOrFPElementsAttr.from_list(
+            TensorType(i64, [max(len(values), 1)]), list(values) or [0]
+        )
+        return self.global_("dims", typ, value=data, constant=True)
+
+    def constant(self, shape: Sequence[int], values: Sequence[float]) -> str:
+        """A constant tensor: data array + descriptor (cap 0), shared by content."""
+        import struct
+
+        key = (tuple(shape), struct.pack(f"{len(values)}d", *values))
+        name = self.constants.get(key)
+        if name is None:
+            data = self._data_array(values)
+            dims = [*shape, *[0] * (4 - len(shape))]
+            fields: list[tuple[list[int], Operation]] = [
+                ([0], llvm.AddressOfOp(data, PTR)),
+                ([1], _i64(0)),
+                ([2], _i64(len(shape))),
+                *[([3, k], _i64(d)) for k, d in enumerate(dims)],
+                ([4], llvm.ConstantOp(FloatAttr(0.0, f64), f64)),
+            ]
+            body = _struct_initializer(TENSOR, fields)
+            name = self.global_("const", TENSOR, body, constant=True)
+            self.constants[key] = name
+        return name
+
+    def _data_array(self, values: Sequence[float]) -> str:
+        n = max(len(values), 1)
+        typ = llvm.LLVMArrayType(IntAttr(n), f64)
+        data = DenseIntOrFPElementsAttr.from_list(
+            TensorType(f64, [n]), [float(v) for v in values] or [0.0]
+        )
+        return self.global_("data", typ, value=data, constant=True)
+
+    def flush(self) -> None:
+        """Add the new declarations and globals at the start of the module."""
+        block = self.module.body.block
+        first = block.first_op
+        if first is None:
+            block.add_ops(self.new_ops)
+        else:
+            block.insert_ops_before(self.new_ops, first)
+        self.new_ops = []
+
+
+@dataclass
+class Emitter:
+    """Inserts llvm ops before `op` (the op being lowered)."""
+
+    g: Globals
+    op: Operation
+    _site: SSAValue | None = None
+
+    def run(self, new: Operation) -> None:
+        """Insert an op (whose results, if any, are not needed)."""
+        Rewriter.insert_op(new, InsertPoint.before(self.op))
+
+    def add(self, new: Operation) -> SSAValue:
+        """Insert an op with one result and return that result."""
+        self.run(new)
+        return new.results[0]
+
+    def f64(self, x: float) -> SSAValue:
+        return self.add(llvm.ConstantOp(FloatAttr(x, f64), f64))
+
+    def i64(self, n: int) -> SSAValue:
+        return self.add(_i64(n))
+
+    def i1(self, b: bool) -> SSAValue:
+        return self.add(llvm.ConstantOp(IntegerAttr(int(b), i1), i1))
+
+    def null(self) -> SSAValue:
+        return self.add(llvm.ZeroOp(result_types=[PTR]))
+
+    def addr(self, name: str) -> SSAValue:
+        return self.add(llvm.AddressOfOp(name, PTR))
+
+    def call(self, name: str, *args: SSAValue) -> SSAValue:
+        """Call a runtime function with a result (declared on first use)."""
+        self.g.declare(name)
+        return self.add(llvm.CallOp(name, *args, return_type=_TYPES[RUNTIME[name][0]]))
+
+    def do(self, name: str, *args: SSAValue) -> None:
+        """Call a runtime function returning void (declared on first use)."""
+        self.g.declare(name)
+        self.run(llvm.CallOp(name, *args))
+
+    def slot(self) -> SSAValue:
+        return self.addr(self.g.slot())
+
+    def site(self) -> SSAValue:
+        """The op's `noma_site` (NULL when it has no source location)."""
+        if self._site is None:
+            loc = location_of(self.op.location)
+            self._site = self.null() if loc is None else self.addr(self.g.site(loc))
+        return self._site
+
+    def box(self, v: SSAValue) -> SSAValue:
+        """A tensor operand: scalars are boxed into a rank-0 slot of their own."""
+        if not is_f64(v):
+            return v
+        return self.call("noma_rt_box", self.slot(), v)
+
+    def doubles(self, values: Sequence[SSAValue]) -> SSAValue:
+        """A pointer to a per-site array holding `values` (f64 each)."""
+        return self._array(values, f64)
+
+    def pointers(self, values: Sequence[SSAValue]) -> SSAValue:
+        """A pointer to a per-site array holding `values` (pointers, stored as
+        int64: llvmlite gives global addresses typed pointer types, which it
+        will not store into an array of `ptr`)."""
+        return self._array([self.add(llvm.PtrToIntOp(v, i64)) for v in values], i64)
+
+    def _array(self, values: Sequence[SSAValue], elem: Attribute) -> SSAValue:
+        array = self.addr(self.g.scratch(len(values), elem))
+        for k, v in enumerate(values):
+            ptr = self.add(llvm.GEPOp(array, [k], elem))
+            self.run(llvm.StoreOp(v, ptr))
+        return array
+
+    def select(self, cond: SSAValue, a: SSAValue, b: SSAValue) -> SSAValue:
+        return self.add(llvm.SelectOp(cond, a, b))
+
+    def fcmp(self, pred: str, a: SSAValue, b: SSAValue) -> SSAValue:
+        return self.add(llvm.FCmpOp(a, b, pred))
+
+    def bool_to_f64(self, cond: SSAValue) -> SSAValue:
+        return self.select(cond, self.f64(1.0), self.f64(0.0))

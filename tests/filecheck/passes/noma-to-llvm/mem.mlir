@@ -1,0 +1,62 @@
+// RUN: nomac %s -p noma-to-llvm | filecheck %s
+
+// Parameters and their state are runtime buffers: param copies its initial
+// value, state is a zero buffer of the parameter's current shape, a load
+// copies the buffer into the load's own slot; dims and indices go through
+// per-site arrays of doubles.
+
+builtin.module attributes {noma.entry = "main"} {
+  func.func @main() {
+    %init = noma.tensor.constant dense<[1.0, 2.0]> : tensor<2xf64>
+    %W = noma.train.param "w" %init : tensor<2xf64> -> !noma.mem.buffer<1>
+    %W_m = noma.train.state %W "m" : !noma.mem.buffer<1> -> !noma.mem.buffer<1>
+    %s0 = arith.constant 0.5 : f64
+    %S = noma.train.param "s" %s0 : f64 -> !noma.mem.buffer<0>
+    %S_m = noma.train.state %S "m" : !noma.mem.buffer<0> -> !noma.mem.buffer<0>
+    %s = noma.mem.load %S : !noma.mem.buffer<0> -> f64
+    noma.mem.store %s, %S_m : f64, !noma.mem.buffer<0>
+    %w = noma.mem.load %W : !noma.mem.buffer<1> -> tensor<?xf64>
+    noma.mem.store %w, %W_m : tensor<?xf64>, !noma.mem.buffer<1>
+    %four = arith.constant 4.0 : f64
+    noma.mem.realloc %W to [%four] init "normal" (%s0, %s) : !noma.mem.buffer<1>
+    %one = arith.constant 1.0 : f64
+    noma.mem.store_element %s, %W[%one] : f64, !noma.mem.buffer<1>
+    %d = noma.mem.dim %W {axis = 0 : i64} : !noma.mem.buffer<1>
+    noma.mem.free %W : !noma.mem.buffer<1>
+    noma.train.check_objective %d, %one loc("prog.noma":2:5)
+    noma.train.warn_max_iterations %d loc("prog.noma":2:5)
+    func.return
+  }
+}
+
+// CHECK:      llvm.func @noma_entry() {
+// CHECK-NEXT:   %init = llvm.mlir.addressof @{{noma\.const\.[0-9]+}}
+// CHECK-NEXT:   %W = llvm.call @noma_rt_buf_new(%init) : (!llvm.ptr) -> !llvm.ptr
+// CHECK-NEXT:   %[[S1:.*]] = llvm.mlir.addressof @{{noma\.slot\.[0-9]+}}
+// CHECK-NEXT:   %[[NULL:.*]] = llvm.mlir.zero : !llvm.ptr
+// CHECK-NEXT:   %[[V:.*]] = llvm.call @noma_rt_buf_load(%[[S1]], %W, %[[NULL]])
+// CHECK-NEXT:   %[[S2:.*]] = llvm.mlir.addressof @{{noma\.slot\.[0-9]+}}
+// CHECK-NEXT:   %[[Z:.*]] = llvm.call @noma_rt_zeros_like(%[[S2]], %[[V]])
+// CHECK-NEXT:   %W_m = llvm.call @noma_rt_buf_new(%[[Z]])
+// CHECK:        %S = llvm.call @noma_rt_buf_new_scalar(%s0) : (f64) -> !llvm.ptr
+// CHECK-NEXT:   %[[ZERO:.*]] = llvm.mlir.constant(0.000000e+00 : f64) : f64
+// CHECK-NEXT:   %S_m = llvm.call @noma_rt_buf_new_scalar(%[[ZERO]])
+// CHECK:        %s = llvm.call @noma_rt_buf_load_scalar(%S, %{{.*}}) : (!llvm.ptr, !llvm.ptr) -> f64
+// CHECK:        llvm.call @noma_rt_buf_store_scalar(%S_m, %s, %{{.*}}) : (!llvm.ptr, f64, !llvm.ptr) -> ()
+// CHECK:        %w = llvm.call @noma_rt_buf_load(%{{.*}}, %W, %{{.*}})
+// CHECK:        llvm.call @noma_rt_buf_store(%W_m, %w, %{{.*}})
+// CHECK:        %[[POLICY:.*]] = llvm.mlir.constant(1) : i64
+// CHECK-NEXT:   %[[RANK:.*]] = llvm.mlir.constant(1) : i64
+// CHECK-NEXT:   %[[DIMS:.*]] = llvm.mlir.addressof @{{noma\.scratch\.[0-9]+}}
+// CHECK-NEXT:   %[[D0:.*]] = llvm.getelementptr %[[DIMS]][0] : (!llvm.ptr) -> !llvm.ptr, f64
+// CHECK-NEXT:   llvm.store %four, %[[D0]]
+// CHECK:        llvm.call @noma_rt_buf_realloc(%W, %[[RANK]], %[[DIMS]], %[[POLICY]], %s0, %s, %{{.*}}) : (!llvm.ptr, i64, !llvm.ptr, i64, f64, f64, !llvm.ptr) -> ()
+// CHECK:        %[[BOX:.*]] = llvm.call @noma_rt_box(%{{.*}}, %s)
+// CHECK:        llvm.call @noma_rt_buf_store_element(%W, %[[BOX]], %{{.*}}, %{{.*}}, %{{.*}})
+// CHECK:        %d = llvm.call @noma_rt_buf_dim(%W, %{{.*}}, %{{.*}}) : (!llvm.ptr, i64, !llvm.ptr) -> f64
+// CHECK:        llvm.call @noma_rt_buf_free(%W, %{{.*}})
+// CHECK-NEXT:   %[[SITE:.*]] = llvm.mlir.addressof @{{noma\.site\.[0-9]+}}
+// CHECK-NEXT:   llvm.call @noma_rt_check_objective(%d, %one, %[[SITE]]) : (f64, f64, !llvm.ptr) -> ()
+// CHECK-NEXT:   %[[SITE2:.*]] = llvm.mlir.addressof @{{noma\.site\.[0-9]+}}
+// CHECK-NEXT:   llvm.call @noma_rt_warn_max_iterations(%d, %[[SITE2]]) : (f64, !llvm.ptr) -> ()
+// CHECK-NEXT:   llvm.return
