@@ -44,7 +44,13 @@ double noma_rt_scalar_binary(int64_t op, double x, double y) {
     case NOMA_MUL: return x * y;
     case NOMA_DIV: return x / y;
     case NOMA_REM: return fmod(x, y);
-    case NOMA_POW: return y == 0.5 ? sqrt(x) : pow(x, y); /* as numpy */
+    case NOMA_POW: /* numpy's fast paths for a scalar exponent */
+        if (y == 2.0) return x * x;
+        if (y == 0.5) return sqrt(x);
+        if (y == -1.0) return 1.0 / x;
+        if (y == 1.0) return x;
+        if (y == 0.0) return 1.0;
+        return pow(x, y);
     case NOMA_MIN: return op_min(x, y);
     case NOMA_MAX: return op_max(x, y);
     case NOMA_LT: return x < y ? 1.0 : 0.0;
@@ -97,8 +103,13 @@ static void bin_row(int64_t op, double *restrict o, const double *restrict a, in
     case NOMA_DIV: BIN_LOOPS(x / y); break;
     case NOMA_REM: BIN_LOOPS(fmod(x, y)); break;
     case NOMA_POW:
-        /* numpy computes x ** 0.5 with sqrt when the exponent is one broadcast value */
-        if (!sb && b[0] == 0.5) BIN_LOOPS(((void)y, sqrt(x)));
+        /* numpy's fast paths for one broadcast exponent (same results as numpy,
+         * e.g. (-inf) ** 0.5 is nan, not pow's inf) */
+        if (!sb && b[0] == 2.0) BIN_LOOPS(((void)y, x * x));
+        else if (!sb && b[0] == 0.5) BIN_LOOPS(((void)y, sqrt(x)));
+        else if (!sb && b[0] == -1.0) BIN_LOOPS(((void)y, 1.0 / x));
+        else if (!sb && b[0] == 1.0) BIN_LOOPS(((void)y, x));
+        else if (!sb && b[0] == 0.0) BIN_LOOPS(((void)y, (void)x, 1.0));
         else BIN_LOOPS(pow(x, y));
         break;
     case NOMA_MIN: BIN_LOOPS(op_min(x, y)); break;
