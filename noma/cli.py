@@ -1,6 +1,6 @@
 """`nomac`, the NOMA compiler's command line (a thin layer on noma/driver.py).
 
-    nomac run prog.noma [--seed N] [--backend interp|jit]
+    nomac run prog.noma [--seed N] [--backend interp|jit] [--loss-log FILE.csv] [--progress]
     nomac build-exe prog.noma -o prog
     nomac prog.noma|prog.mlir|- [-p PIPELINE | --pass-pipeline PIPELINE] [options]
     nomac --list-passes | --list-dialects
@@ -12,7 +12,11 @@ own apps, everything else to the mlir-opt-style app. See docs/cli.md.
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated
 
@@ -53,11 +57,61 @@ def run(
     ],
     seed: Annotated[int, typer.Option(metavar="N", help="Seed of the program's RNG.")] = 0,
     backend: Annotated[
-        str, typer.Option(metavar="NAME", help="interp (reference interpreter) or jit (LLVM).")
-    ] = "interp",
+        str, typer.Option(metavar="NAME", help="jit (native code, the default) or interp.")
+    ] = "jit",
+    loss_log: Annotated[
+        str | None,
+        typer.Option(
+            metavar="FILE.csv",
+            help="Write the objective of every optimize iteration as CSV (loop,iteration,loss).",
+        ),
+    ] = None,
+    progress: Annotated[
+        bool, typer.Option("--progress", help="Show a live progress line for long loops.")
+    ] = False,
 ) -> int:
     _line_buffered_stdio()
-    return driver.run_program(program, backend=backend, seed=seed)
+
+    def start() -> int:
+        with _native_sigint(backend):
+            return driver.run_program(
+                program, backend=backend, seed=seed, loss_log=loss_log, progress=progress
+            )
+
+    return interruptible(start)
+
+
+INTERRUPTED_STATUS = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
+
+
+def interruptible(action: Callable[[], int]) -> int:
+    """Run `action`; Ctrl-C ends it with one line `interrupted` and status 130,
+    not a traceback (files are written atomically, so nothing is half-written)."""
+    try:
+        return action()
+    except KeyboardInterrupt:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        print("interrupted", file=sys.stderr, flush=True)
+        return INTERRUPTED_STATUS
+
+
+@contextmanager
+def _native_sigint(backend: str) -> Iterator[None]:
+    """While native code runs (the JIT), Python's SIGINT handler would only set
+    a flag that nothing checks, and Ctrl-C would be ignored: restore the
+    default action, so that Ctrl-C ends the process (status 130 in a shell)."""
+    if backend == "interp" or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_DFL)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
 
 
 def _line_buffered_stdio() -> None:
@@ -77,11 +131,11 @@ def build_exe(
     output: Annotated[
         str, typer.Option("-o", "--output", metavar="FILE", help="The executable.")
     ] = "a.out",
+    seed: Annotated[
+        int, typer.Option(metavar="N", help="Default seed (the executable takes --seed N).")
+    ] = 0,
 ) -> int:
-    def fail() -> int:
-        raise CompileError("the executable backend (nomac build-exe) is not built yet")
-
-    return driver.guard(fail)
+    return interruptible(lambda: driver.build_program(program, output, seed))
 
 
 # ------------------------------------------------------------------ nomac FILE (mlir-opt mode)
@@ -176,7 +230,7 @@ def opt(
         )
         return driver.run_opt(options)
 
-    return driver.guard(start)
+    return interruptible(lambda: driver.guard(start))
 
 
 def _input_or_stdin(path: str | None) -> str:
@@ -223,8 +277,8 @@ def main(argv: list[str] | None = None) -> int:
     """The `nomac` console script; returns the exit status."""
     args = sys.argv[1:] if argv is None else list(argv)
     if args and args[0] in SUBCOMMANDS:
-        return _invoke(SUBCOMMANDS[args[0]], args[1:], f"nomac {args[0]}")
-    return _invoke(opt_app, args, "nomac")
+        return interruptible(lambda: _invoke(SUBCOMMANDS[args[0]], args[1:], f"nomac {args[0]}"))
+    return interruptible(lambda: _invoke(opt_app, args, "nomac"))
 
 
 def _invoke(app: typer.Typer, args: list[str], prog_name: str) -> int:

@@ -70,13 +70,23 @@ class NomaError(Exception):
             out.append("  " + " " * max(self.loc.col - 1, 0) + "^")
         return "\n".join(out)
 
+    def _render_traceback_(self) -> list[str]:
+        """IPython shows this instead of a Python traceback (notebooks, `%%noma`)."""
+        return self.format().split("\n")
+
 
 class CompileError(NomaError):
     """Found before anything runs."""
 
 
 class NomaRuntimeError(NomaError):
-    """Found while the program runs (interpreter, JIT or executable)."""
+    """Found while the program runs (interpreter, JIT or executable).
+
+    `output` and `stderr` hold what the program printed before the error,
+    where the caller captured it (`noma.api`)."""
+
+    output: str = ""
+    stderr: str = ""
 
 
 def warning(message: str, loc: SourceLoc | None = None) -> str:

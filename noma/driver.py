@@ -26,7 +26,8 @@ import re
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from io import StringIO
@@ -512,36 +513,165 @@ def run_program(
     seed: int = 0,
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
+    loss_log: str | None = None,
+    progress: bool = False,
 ) -> int:
     """Compile and run a program (`nomac run`); returns the exit status.
 
-    The backend's `run_module(module, seed=, stdout=, stderr=)` runs the
-    entry function and prints its return value, if any, as the last line.
+    The interpreter prints to `stdout`/`stderr`; the JIT's C runtime prints
+    to the process's file descriptors 1 and 2 whatever the streams are.
+    `loss_log` names a CSV file that gets the objective of every iteration
+    of every optimize loop (`loop,iteration,loss`); `progress` shows a live
+    progress line for long loops on stderr (see `noma/backend/train_monitor.py`).
     """
     out = stdout if stdout is not None else sys.stdout
     err = stderr if stderr is not None else sys.stderr
-    return guard(lambda: _run_program(path, backend, seed, out, err), err)
+    training = TrainingOptions(loss_log=loss_log, progress=progress)
+    return guard(lambda: _run_program(path, backend, seed, out, err, training), err)
 
 
-def _run_program(path: str, backend: str, seed: int, out: TextIO, err: TextIO) -> int:
+@dataclass(frozen=True)
+class TrainingOptions:
+    """What `nomac run` reports about training loops besides the program's output."""
+
+    loss_log: str | None = None
+    progress: bool = False
+
+
+#: A backend: runs a module after `DEFAULT_PIPELINE`, returns the exit status.
+BackendRunner = Callable[[ModuleOp, int, TextIO, TextIO, TrainingOptions], int]
+
+
+def build_program(path: str, output: str, seed: int = 0) -> int:
+    """`nomac build-exe`: compile a program into a standalone executable."""
+
+    def build() -> int:
+        from noma.backend.exe import build_executable
+
+        ctx = make_driver_context()
+        module = load_module(path, ctx)
+        run_passes(module, default_pipeline(), ctx=ctx, verify_each=False)
+        verify_module(module, "the IR after the default pipeline")
+        build_executable(module, output, seed=seed)
+        return 0
+
+    return guard(build)
+
+
+def _run_program(
+    path: str, backend: str, seed: int, out: TextIO, err: TextIO, training: TrainingOptions
+) -> int:
     run_module = backend_runner(backend)
     ctx = make_driver_context()
     module = load_module(path, ctx)
     run_passes(module, default_pipeline(), ctx=ctx, verify_each=False)
     verify_module(module, "the IR after the default pipeline")
-    run_module(module, seed=seed, stdout=out, stderr=err)
+    status = run_module(module, seed, out, err, training)
     out.flush()
+    return status
+
+
+def backend_runner(backend: str) -> BackendRunner:
+    if backend == "interp":
+        return _run_interp
+    if backend == "jit":
+        return _run_jit
+    raise CompileError(f"unknown backend '{backend}' (choose from {', '.join(BACKENDS)})")
+
+
+def _run_interp(
+    module: ModuleOp, seed: int, out: TextIO, err: TextIO, training: TrainingOptions
+) -> int:
+    from noma.backend.interp import run_module
+    from noma.backend.train_monitor import LossLogFile, TrainingMonitor
+
+    if training.loss_log is None and not training.progress:
+        run_module(module, seed=seed, stdout=out, stderr=err)
+        return 0
+    log = LossLogFile(training.loss_log) if training.loss_log is not None else None
+    monitor = TrainingMonitor(
+        log.stream if log is not None else None, err if training.progress else None
+    )
+    try:
+        run_module(module, seed=seed, stdout=out, stderr=err, monitor=monitor)
+    finally:
+        if log is not None:
+            log.finish()
     return 0
 
 
-def backend_runner(backend: str) -> Callable[..., object]:
-    if backend == "interp":
-        from noma.backend.interp import run_module
+def _run_jit(
+    module: ModuleOp, seed: int, out: TextIO, err: TextIO, training: TrainingOptions
+) -> int:
+    """The JIT. `--loss-log` and `--progress` reach its C runtime through the
+    environment variables `NOMA_LOSS_LOG` (the file to append rows to) and
+    `NOMA_PROGRESS`; the rows go to FILE.tmp, renamed to FILE at the end."""
+    from noma.backend.jit import compile_jit
+    from noma.backend.train_monitor import HEADER, tmp_path_for
+    from noma.dialects.train import OptimizeOp
 
-        return run_module
-    if backend == "jit":
-        raise CompileError("the JIT backend is not built yet; use --backend interp")
-    raise CompileError(f"unknown backend '{backend}' (choose from {', '.join(BACKENDS)})")
+    has_loops = any(isinstance(op, OptimizeOp) for op in module.walk())
+    program = compile_jit(module)  # lowers `module` in place
+    env: dict[str, str] = {}
+    tmp = None
+    if training.loss_log is not None:
+        tmp = _jit_log_tmp(tmp_path_for(training.loss_log))
+        _create_empty(tmp, training.loss_log)  # the runtime appends, with the header if empty
+        env["NOMA_LOSS_LOG"] = os.path.abspath(tmp)
+    if training.progress:
+        env["NOMA_PROGRESS"] = "1"
+    try:
+        with _environment(env):
+            status = program.run(seed)
+    finally:
+        if tmp is not None and training.loss_log is not None:
+            if os.path.getsize(tmp) == 0:  # the runtime logged no row
+                if has_loops:
+                    err.write(
+                        "warning: the loss log has no rows: no optimize loop ran, or "
+                        "this JIT does not report losses yet (use --backend interp)\n"
+                    )
+                Path(tmp).write_text(HEADER, encoding="utf-8")
+            os.replace(tmp, training.loss_log)
+    return status
+
+
+#: Temporary loss-log paths handed to the C runtime in this process.
+_JIT_LOG_PATHS: set[str] = set()
+
+
+def _jit_log_tmp(tmp: str) -> str:
+    """`tmp`, or a fresh variant of it when this process used it before: the C
+    runtime keeps its loss-log file open after a run, and would go on
+    appending to the (since renamed) old file if it saw the same path again."""
+    path, k = tmp, 0
+    while os.path.abspath(path) in _JIT_LOG_PATHS:
+        k += 1
+        path = f"{tmp}{k}"
+    _JIT_LOG_PATHS.add(os.path.abspath(path))
+    return path
+
+
+def _create_empty(path: str, name: str) -> None:
+    try:
+        Path(path).write_bytes(b"")
+    except OSError as e:
+        raise CompileError(f"cannot write the loss log '{name}': {e.strerror or e}") from None
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """Set environment variables for the duration of a `with` block."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 # ------------------------------------------------------------------ the mlir-opt mode
@@ -594,15 +724,14 @@ def _run_opt(options: OptOptions, out: TextIO, err: TextIO) -> int:
         print(timings.report(), file=err, flush=True)
     if failed:
         return 1
-    write_output((SPLIT_MARKER + "\n").join(texts), options.output, out)
+    if options.emit != "obj":  # an object file is already written
+        write_output((SPLIT_MARKER + "\n").join(texts), options.output, out)
     return 0
 
 
 def check_emit(emit: str) -> None:
     if emit not in EMIT_KINDS:
         raise CompileError(f"unknown --emit '{emit}' (choose from {', '.join(EMIT_KINDS)})")
-    if emit != "noma":
-        raise CompileError(f"--emit {emit} is not available yet (only --emit noma is)")
 
 
 def _process_chunk(
@@ -625,9 +754,33 @@ def _process_chunk(
             print_options=options.print_options,
             timings=timings,
         )
+        if options.emit != "noma":
+            return render_native(module, options, ctx), []
     except NomaError as e:
         return None, error_list(e)
     return print_module(module, options.print_options), []
+
+
+def render_native(module: ModuleOp, options: OptOptions, ctx: Context) -> str:
+    """`--emit llvm-dialect|llvm|asm|obj`: lower to native code. Without `-p`,
+    the `nomac run` pipeline runs first, so `nomac prog.noma --emit llvm` is
+    the code `nomac run` executes. An object file is written to `-o` (binary)."""
+    from noma.backend import llvm_emit
+
+    if not options.pipeline:
+        run_passes(module, default_pipeline(), ctx=ctx, verify_each=False)
+    if options.emit == "llvm-dialect":
+        return print_module(llvm_emit.to_llvm_dialect(module), options.print_options)
+    if options.emit == "llvm":
+        return llvm_emit.to_llvm_ir(module)
+    if options.emit == "asm":
+        return llvm_emit.to_asm(module)
+    if options.output in (None, STDIN):
+        raise CompileError("--emit obj writes a binary file: give it a name with -o FILE")
+    from noma.backend.runtime.atomic import atomic_write_bytes
+
+    atomic_write_bytes(options.output, llvm_emit.to_object(module))
+    return ""
 
 
 def split_input(source: Source) -> list[Source]:

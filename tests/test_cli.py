@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -145,9 +146,10 @@ def test_seed_reaches_the_backend(
     seen: list[int] = []
     monkeypatch.setattr(interp, "run_module", lambda module, *, seed, **kw: seen.append(seed))
     path = write(tmp_path, "p.noma", HELLO)
-    assert cli.main(["run", str(path), "--seed", "42"]) == 0
-    assert cli.main(["run", str(path), "--seed", "-3"]) == 0
-    assert cli.main(["run", str(path)]) == 0
+    interp_run = ["run", str(path), "--backend", "interp"]
+    assert cli.main([*interp_run, "--seed", "42"]) == 0
+    assert cli.main([*interp_run, "--seed", "-3"]) == 0
+    assert cli.main(interp_run) == 0
     assert seen == [42, -3, 0]
 
 
@@ -159,10 +161,18 @@ def test_seed_end_to_end(tmp_path: Path, seed: int) -> None:
     assert proc.stdout == f"hi\n{format_number(NomaRng(seed).uniform())}\n"
 
 
-def test_jit_backend_not_built(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.skipif(shutil.which("cc") is None, reason="the JIT's runtime needs a C compiler")
+def test_jit_backend(tmp_path: Path) -> None:
+    write(tmp_path, "p.noma", HELLO)
+    proc = nomac("run", "p.noma", "--backend", "jit", "--seed", "7", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == f"hi\n{format_number(NomaRng(7).uniform())}\n"
+
+
+def test_unknown_backend(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write(tmp_path, "p.noma", HELLO)
-    assert cli.main(["run", str(path), "--backend", "jit"]) == 1
-    assert capsys.readouterr().err.startswith("error: the JIT backend is not built yet")
+    assert cli.main(["run", str(path), "--backend", "gpu"]) == 1
+    assert capsys.readouterr().err.startswith("error: unknown backend 'gpu'")
 
 
 def test_run_program_api(tmp_path: Path) -> None:

@@ -43,6 +43,7 @@ from noma.backend.interp_upstream import NomaArithFunctions
 from noma.backend.interp_values import loc_of
 from noma.backend.runtime.fmt import format_value
 from noma.backend.runtime.rng import NomaRng
+from noma.backend.train_monitor import TrainingMonitor
 from noma.diagnostics import NomaRuntimeError
 
 __all__ = [
@@ -144,19 +145,33 @@ def run_module(
     seed: int = 0,
     stdout: TextIO = sys.stdout,
     stderr: TextIO = sys.stderr,
+    state: RuntimeState | None = None,
+    monitor: TrainingMonitor | None = None,
 ) -> object:
     """Run the program's entry function; print its return value (if any) last.
 
     Returns the entry's return value (a float or an ndarray) or None. User
-    errors raise `NomaRuntimeError` with the source location of the op."""
+    errors raise `NomaRuntimeError` with the source location of the op.
+    A caller that wants to look at the run afterwards (e.g. the final
+    parameters in `state.params`) passes its own `state`; `seed`, `stdout`
+    and `stderr` are then ignored in favour of the state's. `monitor` (if
+    any) sees every optimize loop and objective (`--loss-log`, `--progress`)
+    and is closed when the run ends, also by an error."""
     entry = entry_function(module)
     if entry.body.blocks.first is None or entry.function_type.inputs.data:
         raise NomaRuntimeError(
             f"the entry function '{entry.sym_name.data}' must have a body and no arguments"
         )
-    state = RuntimeState(rng=NomaRng(seed), stdout=stdout, stderr=stderr)
-    results = run_function(module, entry, (), state=state)
+    if state is None:
+        state = RuntimeState(rng=NomaRng(seed), stdout=stdout, stderr=stderr)
+    if monitor is not None:
+        state.monitor = monitor
+    try:
+        results = run_function(module, entry, (), state=state)
+    finally:
+        if state.monitor is not None:
+            state.monitor.close()
     value = results[0] if results else None
     if value is not None:
-        stdout.write(format_value(value) + "\n")
+        state.stdout.write(format_value(value) + "\n")
     return value

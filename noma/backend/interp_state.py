@@ -13,7 +13,8 @@ Values at run time:
 `RuntimeState` holds everything a run mutates besides buffers: the program's
 RNG, the output streams, the optimizer state kept for the abstract
 `noma.train.update` op, the state buffers handed out by `noma.train.state`,
-and the stack of running `optimize` loops.
+the stack of running `optimize` loops, and the optional `TrainingMonitor`
+(`--loss-log`, `--progress`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from xdsl.ir import Operation
 
 from noma.backend.runtime.resize import resize_array
 from noma.backend.runtime.rng import NomaRng
+from noma.backend.train_monitor import TrainingMonitor
 from noma.diagnostics import NomaRuntimeError
 
 
@@ -124,6 +126,11 @@ class RuntimeState:
     state_buffers: dict[tuple[Buffer, str], Buffer] = field(default_factory=dict)
     #: Running optimize loops, innermost last.
     loops: list[LoopFrame] = field(default_factory=list)
+    #: Told about every optimize loop and objective (`--loss-log`, `--progress`); None: off.
+    monitor: TrainingMonitor | None = None
+    #: Learnable parameters by name, the one declared last for a name (what
+    #: `noma.api` reports as a run's final parameters).
+    params: dict[str, Buffer] = field(default_factory=dict)
 
     def frame_for(self, op: Operation | None) -> LoopFrame | None:
         """The frame of the optimize loop `op`, else the innermost one."""

@@ -11,6 +11,10 @@ per-parameter state kept in `RuntimeState` (m, v and a per-element Adam step
 count t). `state` hands out the parameter's state buffer of a kind, created
 zero-filled with the parameter's shape on first use and the same buffer on
 every later use (the state lives as long as the parameter, SPEC §6.4).
+
+When `RuntimeState.monitor` is set (`--loss-log`, `--progress`), `optimize`
+tells it when a loop begins and ends and `minimize` the objective of every
+iteration (before the NaN check, so a NaN objective is logged too).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from xdsl.ir import Operation
 
 from noma.backend.interp_state import Buffer, Hyper, LoopFrame, OptState, RuntimeState
 from noma.backend.interp_values import as_array, fmt_shape, loc_of
+from noma.backend.train_monitor import TrainingMonitor
 from noma.diagnostics import NomaRuntimeError
 from noma.dialects import train as TR
 
@@ -78,7 +83,10 @@ class NomaTrainFunctions(InterpreterFunctions):
     @impl(TR.ParamOp)
     def run_param(self, interp: Interpreter, op: TR.ParamOp, args: PythonValues) -> PythonValues:
         init = np.array(args[0], dtype=np.float64, copy=True)
-        return (Buffer(init, name=op.sym_name.data),)
+        name = op.sym_name.data
+        buf = Buffer(init, name=name)
+        self.state.params[name] = buf
+        return (buf,)
 
     @impl(TR.OptimizeOp)
     def run_optimize(
@@ -87,11 +95,17 @@ class NomaTrainFunctions(InterpreterFunctions):
         n_params = len(op.params)
         hyper = Hyper(*(float(x) for x in args[n_params : n_params + 7]))
         frame = LoopFrame(op, hyper)
+        monitor = self.state.monitor
+        if monitor is not None:
+            loc = loc_of(op)
+            monitor.begin_loop(str(loc) if loc is not None else "")
         self.state.loops.append(frame)
         try:
             return self._loop(interp, op, frame, tuple(args[n_params + 7 :]))
         finally:
             self.state.loops.pop()
+            if monitor is not None:
+                monitor.end_loop()
 
     def _loop(
         self, interp: Interpreter, op: TR.OptimizeOp, frame: LoopFrame, carried: PythonValues
@@ -110,6 +124,8 @@ class NomaTrainFunctions(InterpreterFunctions):
             carried = tuple(values[: len(carried)])
 
     def _warn_max_iterations(self, op: Operation, count: int) -> None:
+        if self.state.monitor is not None:
+            self.state.monitor.end_loop()  # the progress line ends before the warning
         loc = loc_of(op)
         where = f" at {loc}" if loc is not None else ""
         self.state.stderr.write(f"warning: optimize loop{where} reached max_iterations ({count})\n")
@@ -119,6 +135,9 @@ class NomaTrainFunctions(InterpreterFunctions):
         self, interp: Interpreter, op: TR.MinimizeOp, args: PythonValues
     ) -> PythonValues:
         objective = float(args[0])
+        monitor = self.state.monitor
+        if monitor is not None:
+            self._record(op, monitor, objective)
         if math.isfinite(objective):
             return ()
         frame = self.state.frame_for(enclosing_optimize(op))
@@ -128,6 +147,11 @@ class NomaTrainFunctions(InterpreterFunctions):
         raise NomaRuntimeError(
             f"objective is {what} at iteration {iteration} of the optimize loop", loc
         )
+
+    def _record(self, op: TR.MinimizeOp, monitor: TrainingMonitor, objective: float) -> None:
+        """Tell the monitor the objective of this iteration (counted from 0)."""
+        frame = self.state.frame_for(enclosing_optimize(op))
+        monitor.record(frame.iteration - 1 if frame is not None else 0, objective)
 
     @impl_terminator(TR.YieldOp)
     def run_yield(

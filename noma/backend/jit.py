@@ -57,7 +57,7 @@ def compile_jit(module: ModuleOp, level: int = llvm_emit.DEFAULT_OPT_LEVEL) -> C
     tm = llvm_emit.host_target_machine(level, codemodel="jitdefault")
     ref = llvm_emit.compile_module(module, tm, level)
     _check_symbols(ref)
-    engine = llvm.create_mcjit_compiler(ref, tm)
+    engine = llvm.create_mcjit_compiler(ref, tm)  # owns `tm` from here on
     engine.finalize_object()
     entry = engine.get_function_address(ENTRY_SYMBOL)
     if not entry:

@@ -63,10 +63,9 @@ def to_llvmlite(module: ModuleOp) -> ir.Module:
 
 
 def to_llvm_ir(module: ModuleOp) -> str:
-    """LLVM IR text of a NOMA module, verified by LLVM."""
-    text = str(to_llvmlite(module))
-    parse_ir(text)
-    return text
+    """LLVM IR text of a NOMA module, verified by LLVM and printed by LLVM itself
+    (so names are unquoted as usual: `define void @noma_entry()`)."""
+    return str(parse_ir(str(to_llvmlite(module))))
 
 
 def parse_ir(text: str) -> llvm.ModuleRef:
@@ -103,45 +102,43 @@ def _evaluate(op: Operation, values: dict[SSAValue, object], ir_module: ir.Modul
     if isinstance(op, L.ZeroOp):
         return ir.Constant(convert_type(op.res.type), None)
     if isinstance(op, L.UndefOp):
-        return _undef(op.res.type)
+        return ir.Constant(convert_type(op.res.type), ir.Undefined)
     if isinstance(op, L.ConstantOp):
         return create_constant(op.result.type, op.value)
     if isinstance(op, L.AddressOfOp):
         return ir_module.get_global(op.global_name.root_reference.data)
     if isinstance(op, L.InsertValueOp):
-        container = _copy(values[op.container])
-        _set_path(container, list(op.position.iter_values()), values[op.value])
-        return container
+        path = list(op.position.iter_values())
+        return _insert(op.container.type, values[op.container], path, values[op.value])
     raise NotImplementedError(f"{op.name} in a global initializer")
 
 
-def _undef(typ: object) -> object:
-    """An aggregate as nested lists of its (undef) elements."""
+def _members(typ: object) -> list[object]:
     if isinstance(typ, L.LLVMStructType):
-        return [_undef(t) for t in typ.types.data]
-    if isinstance(typ, L.LLVMArrayType):
-        return [_undef(typ.type) for _ in range(typ.size.data)]
-    return ir.Constant(convert_type(typ), ir.Undefined)  # type: ignore[arg-type]
+        return list(typ.types.data)
+    assert isinstance(typ, L.LLVMArrayType)
+    return [typ.type] * typ.size.data
 
 
-def _copy(value: object) -> object:
-    return [_copy(v) for v in value] if isinstance(value, list) else value
-
-
-def _set_path(container: object, path: list[int], value: object) -> None:
-    for k in path[:-1]:
-        container = container[k]  # type: ignore[index]
-    container[path[-1]] = value  # type: ignore[index]
+def _insert(typ: object, container: object, path: list[int], value: object) -> object:
+    """`container` (an aggregate as a list of members, or a whole zero/undef
+    constant) with the member at `path` replaced; the input is not changed."""
+    members = _members(typ)
+    if isinstance(container, list):
+        elems = list(container)
+    else:  # a zero or undef aggregate: split it into its members
+        assert isinstance(container, ir.Constant)
+        fill = container.constant
+        elems = [ir.Constant(convert_type(t), fill) for t in members]  # type: ignore[arg-type]
+    k = path[0]
+    elems[k] = value if len(path) == 1 else _insert(members[k], elems[k], path[1:], value)
+    return elems
 
 
 def _to_constant(typ: object, value: object) -> ir.Constant:
     if not isinstance(value, list):
         return value  # type: ignore[return-value]
-    if isinstance(typ, L.LLVMStructType):
-        elems = [_to_constant(t, v) for t, v in zip(typ.types.data, value, strict=True)]
-    else:
-        assert isinstance(typ, L.LLVMArrayType)
-        elems = [_to_constant(typ.type, v) for v in value]
+    elems = [_to_constant(t, v) for t, v in zip(_members(typ), value, strict=True)]
     return ir.Constant(convert_type(typ), elems)  # type: ignore[arg-type]
 
 
@@ -191,7 +188,7 @@ def compile_module(
 ) -> llvm.ModuleRef:
     """Lower, convert, verify and optimize a NOMA module."""
     tm = tm or host_target_machine(level)
-    return optimize_ir(parse_ir(to_llvm_ir(module)), tm, level)
+    return optimize_ir(parse_ir(str(to_llvmlite(module))), tm, level)
 
 
 def to_asm(module: ModuleOp, level: int = DEFAULT_OPT_LEVEL) -> str:

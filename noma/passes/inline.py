@@ -15,6 +15,10 @@ from noma.diagnostics import CompileError
 from noma.passes import source_loc
 
 ENTRY_ATTR = "noma.entry"
+#: The most operations a function may have once every call in it is inlined:
+#: each call doubling the work (`f(x) = g(g(x))`, 30 levels deep) would
+#: otherwise make a program of a few lines take forever and all memory.
+MAX_INLINED_OPS = 200_000
 
 
 @dataclass(frozen=True)
@@ -28,7 +32,8 @@ class InlinePass(ModulePass):
     Produces: the entry function alone, with no `func.call` to a function
     defined in the module. A cycle in the call graph is a CompileError
     "recursive call to NAME" at the call that closes it, found before any
-    inlining (so the pass never loops).
+    inlining (so the pass never loops); so is a function that would grow past
+    `MAX_INLINED_OPS` operations (calls nested to exponential size).
     """
 
     name = "noma-inline"
@@ -36,6 +41,7 @@ class InlinePass(ModulePass):
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         funcs = _defined_functions(op)
         order = _callees_first(funcs)
+        _check_inlined_sizes(funcs, order)
         for name in order:
             _inline_calls(funcs[name], funcs)
         entry = entry_name(op)
@@ -89,6 +95,25 @@ def _callees_first(funcs: dict[str, func.FuncOp]) -> list[str]:
         if name not in state:
             visit(name)
     return order
+
+
+def _check_inlined_sizes(funcs: dict[str, func.FuncOp], order: list[str]) -> None:
+    """A CompileError, before any inlining, when a function would grow past
+    `MAX_INLINED_OPS` operations (sizes are counted, not built)."""
+    sizes: dict[str, int] = {}
+    for name in order:
+        size = 0
+        for o in funcs[name].walk():
+            callee = o.callee.string_value() if isinstance(o, func.CallOp) else None
+            size += sizes[callee] if callee in sizes else 1
+        sizes[name] = size
+        if size > MAX_INLINED_OPS:
+            shown = name.split(".")[0]
+            raise CompileError(
+                f"function {shown} is too large once its calls are inlined "
+                f"(more than {MAX_INLINED_OPS} operations): call functions fewer times",
+                source_loc(funcs[name]),
+            )
 
 
 def _inline_calls(fn: func.FuncOp, funcs: dict[str, func.FuncOp]) -> None:

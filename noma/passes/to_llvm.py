@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from xdsl.context import Context
 from xdsl.dialects import func, llvm
-from xdsl.dialects.builtin import ModuleOp, StringAttr
+from xdsl.dialects.builtin import FloatAttr, ModuleOp, StringAttr, f64
 from xdsl.ir import Attribute, Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import Rewriter
@@ -24,8 +24,8 @@ from noma.passes.to_llvm_std import (
     convert_type,
     function_symbol,
 )
-from noma.passes.to_llvm_support import Emitter, Globals
-from noma.passes.to_llvm_tensor import TENSOR_LOWERINGS, Lowering
+from noma.passes.to_llvm_support import LOOPS, PTR, Emitter, Globals, Hoisted
+from noma.passes.to_llvm_tensor import TENSOR_LOWERINGS, Lowering, TypeOf
 
 ENTRY_ATTR = "noma.entry"
 #: Ops that earlier passes of the native pipeline must have removed.
@@ -68,6 +68,8 @@ class ToLLVMPass(ModulePass):
         g = Globals(op)
         for fn in functions:
             _lower_function(g, fn, entry)
+        if g.counts_loops:
+            _reset_loop_counter(op)
         g.flush()
         _convert_block_types(op)
 
@@ -125,8 +127,11 @@ def _lower_function(g: Globals, fn: func.FuncOp, entry: str | None) -> None:
     def type_of(v: SSAValue) -> Attribute:
         return original.get(v, v.type)
 
+    entry_block = fn.body.blocks.first
+    assert entry_block is not None
+    hoisted = Hoisted(entry_block)
     for op in list(_ops(fn)):
-        _lower_op(g, op, table, original, type_of)
+        _lower_op(Emitter(g, hoisted, op), table, original, type_of)
     _replace_function(fn, entry, is_entry)
 
 
@@ -136,18 +141,18 @@ def _ops(fn: func.FuncOp) -> Iterator[Operation]:
 
 
 def _lower_op(
-    g: Globals,
-    op: Operation,
+    e: Emitter,
     table: dict[type[Operation], Lowering],
     original: dict[SSAValue, Attribute],
-    type_of: object,
+    type_of: TypeOf,
 ) -> None:
+    op = e.op
     lowering = table.get(type(op))
     if lowering is None:
         if op.dialect_name() == "llvm":
             return
         raise CompileError(f"noma-to-llvm: cannot lower '{op.name}'", source_loc(op))
-    results = lowering(Emitter(g, op), op, type_of)  # type: ignore[arg-type]
+    results = lowering(e, op, type_of)
     for old, new in zip(op.results, results, strict=True):
         original[new] = old.type
         if new.name_hint is None:
@@ -167,6 +172,21 @@ def _replace_function(fn: func.FuncOp, entry: str | None, is_entry: bool) -> Non
         body=body,
     )
     Rewriter.replace_op(fn, new)
+
+
+def _reset_loop_counter(module: ModuleOp) -> None:
+    """`@noma.loops = 0` when the entry starts (a JIT program may run again)."""
+    for fn in module.ops:
+        if isinstance(fn, llvm.FuncOp) and fn.sym_name.data == "noma_entry":
+            block = fn.body.blocks.first
+            assert block is not None
+            zero = llvm.ConstantOp(FloatAttr(0.0, f64), f64)
+            counter = llvm.AddressOfOp(LOOPS, PTR)
+            ops = [zero, counter, llvm.StoreOp(zero, counter)]
+            if block.first_op is None:
+                block.add_ops(ops)
+            else:
+                block.insert_ops_before(ops, block.first_op)
 
 
 def _convert_block_types(module: ModuleOp) -> None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from xdsl.dialects import llvm
+from xdsl.dialects.builtin import f64
 from xdsl.ir import Operation, SSAValue
 
 from noma.dialects import io, mem, train
@@ -88,6 +90,17 @@ def lower_state(e: Emitter, op: train.StateOp, type_of: TypeOf) -> Sequence[SSAV
 def lower_check_objective(
     e: Emitter, op: train.CheckObjectiveOp, type_of: TypeOf
 ) -> Sequence[SSAValue]:
+    """Log the loss (`--loss-log`: loop index in order of start, iteration
+    from 0), then check it. Iteration 1 is a loop's first: it counts one more
+    loop started in `@noma.loops` (reset when the entry starts)."""
+    started = e.addr(e.g.loop_counter())
+    first = e.fcmp("oeq", op.iteration, e.f64(1.0))
+    before = e.add(llvm.LoadOp(started, f64))
+    count = e.add(llvm.FAddOp(before, e.select(first, e.f64(1.0), e.f64(0.0))))
+    e.run(llvm.StoreOp(count, started))
+    loop = e.add(llvm.FSubOp(count, e.f64(1.0)))
+    iteration = e.add(llvm.FSubOp(op.iteration, e.f64(1.0)))
+    e.do("noma_rt_loss_log", loop, iteration, op.objective)
     e.do("noma_rt_check_objective", op.objective, op.iteration, e.site())
     return []
 

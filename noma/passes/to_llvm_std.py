@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from xdsl.dialects import arith, cf, func, llvm
-from xdsl.dialects.builtin import Float64Type, FloatAttr, IntegerAttr, IntegerType, i64
+from xdsl.dialects.builtin import Float64Type, FloatAttr, IntegerAttr, IntegerType, i1, i64
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 
 from noma.diagnostics import CompileError
@@ -30,10 +30,14 @@ from noma.passes.to_llvm_tensor import Lowering, TypeOf, is_tensor_type
 
 def lower_constant(e: Emitter, op: arith.ConstantOp, type_of: TypeOf) -> Sequence[SSAValue]:
     value, typ = op.value, op.result.type
+    if isinstance(value, IntegerAttr) and typ == i1:
+        return [e.i1(bool(value.value.data))]
+    if isinstance(value, IntegerAttr) and typ == i64:
+        return [e.i64(value.value.data)]
     if isinstance(value, IntegerAttr) and isinstance(typ, IntegerType):
         return [e.add(llvm.ConstantOp(value, typ))]
     if isinstance(value, FloatAttr) and is_f64(op.result):
-        return [e.add(llvm.ConstantOp(value, typ))]
+        return [e.f64(value.value.data)]
     raise CompileError(f"noma-to-llvm: unsupported constant of type {typ}")
 
 
@@ -147,7 +151,7 @@ class BranchLowering:
 
     def __init__(self, region: Region):
         self.back = back_edges(region)
-        self.carry: dict[tuple[Block, int], tuple[str, str]] = {}
+        self.carry: dict[tuple[Block, int], tuple[int, int]] = {}
 
     def args(self, e: Emitter, dest: Block, values: Sequence[SSAValue]) -> list[SSAValue]:
         source = e.op.parent_block()
@@ -159,10 +163,10 @@ class BranchLowering:
         ]
 
     def _carry(self, e: Emitter, dest: Block, k: int, value: SSAValue) -> SSAValue:
-        names = self.carry.get((dest, k))
-        if names is None:
-            names = self.carry[(dest, k)] = (e.g.slot(), e.g.slot())
-        a, b = e.addr(names[0]), e.addr(names[1])
+        slots = self.carry.get((dest, k))
+        if slots is None:
+            slots = self.carry[(dest, k)] = (e.g.slot(), e.g.slot())
+        a, b = e.slot_at(slots[0]), e.slot_at(slots[1])
         current = e.add(llvm.PtrToIntOp(dest.args[k]))
         in_a = e.add(llvm.ICmpOp(current, e.add(llvm.PtrToIntOp(a)), IntegerAttr(0, i64)))
         target = e.select(in_a, b, a)

@@ -17,10 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from xdsl.dialects import arith, llvm
+from xdsl.dialects import llvm
 from xdsl.dialects.builtin import (
     DenseArrayBase,
-    FloatAttr,
     TensorType,
     UnrankedTensorType,
     f64,
@@ -31,7 +30,7 @@ from xdsl.ir import Attribute, Operation, SSAValue
 from noma.diagnostics import CompileError
 from noma.dialects import tensor as nt
 from noma.dialects.common import rank_of
-from noma.passes.to_llvm_support import TENSOR, Emitter, is_f64
+from noma.passes.to_llvm_support import TENSOR, Emitter, constant_f64, is_f64
 
 TypeOf = Callable[[SSAValue], Attribute]
 Lowering = Callable[[Emitter, Operation, TypeOf], Sequence[SSAValue]]
@@ -129,9 +128,21 @@ def lower_unary(e: Emitter, op: Operation, type_of: TypeOf) -> Sequence[SSAValue
     return [e.call("noma_rt_unary", e.i64(UNARY_CODES[type(op)]), e.slot(), x)]
 
 
+#: Scalar ops folded when both operands are constants (exact IEEE arithmetic
+#: in Python, as in compiled code; library functions are left to run time).
+FOLDABLE: dict[type[Operation], Callable[[float, float], float]] = {
+    nt.AddOp: lambda x, y: x + y,
+    nt.SubOp: lambda x, y: x - y,
+    nt.MulOp: lambda x, y: x * y,
+}
+
+
 def lower_binary(e: Emitter, op: Operation, type_of: TypeOf) -> Sequence[SSAValue]:
     a, b = op.operands
     if is_f64(a) and is_f64(b):
+        x, y, fold = constant_f64(a), constant_f64(b), FOLDABLE.get(type(op))
+        if x is not None and y is not None and fold is not None:
+            return [e.f64(fold(x, y))]
         return [SCALAR_BINARY[type(op)](e, a, b)]
     code = e.i64(BINARY_CODES[type(op)])
     return [e.call("noma_rt_binary", code, e.slot(), e.box(a), e.box(b), e.site())]
@@ -163,19 +174,9 @@ def lower_constant(e: Emitter, op: nt.ConstantOp, type_of: TypeOf) -> Sequence[S
     return [e.addr(e.g.constant(shape, values))]
 
 
-def _constant_value(v: SSAValue) -> float | None:
-    """The value of an f64 constant (lowered or not), else None."""
-    owner = v.owner
-    if isinstance(owner, llvm.ConstantOp | arith.ConstantOp):
-        value = owner.value
-        if isinstance(value, FloatAttr):
-            return float(value.value.data)
-    return None
-
-
 def lower_from_elements(e: Emitter, op: nt.FromElementsOp, type_of: TypeOf) -> Sequence[SSAValue]:
     shape = list(op.result.type.get_shape())
-    known = [_constant_value(v) for v in op.elements]
+    known = [constant_f64(v) for v in op.elements]
     if all(k is not None for k in known):  # a literal: a shared constant
         return [e.addr(e.g.constant(shape, [k for k in known if k is not None]))]
     dims = e.addr(e.g.i64_array(shape))

@@ -83,7 +83,9 @@ def _parse_field(field: str, name: str, lineno: int, col: int) -> float:
 
 
 def _shorten(text: str, limit: int = 40) -> str:
-    return text if len(text) <= limit else text[:limit] + "..."
+    """At most `limit` characters of a bad field, control characters escaped."""
+    short = text if len(text) <= limit else text[:limit] + "..."
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in short)
 
 
 def write_csv(path: str | os.PathLike[str], value: Any) -> None:

@@ -160,7 +160,8 @@ def _entry(key: str, spec: Any) -> tuple[np.dtype, tuple[int, ...], int, int]:
     want = math.prod(shape) * DTYPES[dtype].itemsize
     if end - begin != want:
         raise _Bad(
-            f"tensor '{key}' has {end - begin} bytes of data, but {dtype} shape {shape} needs {want}"
+            f"tensor '{key}' has {end - begin} bytes of data, but {dtype} shape "
+            f"{_plain(shape)} needs {_plain(want)}"
         )
     return DTYPES[dtype], tuple(shape), begin, end
 
@@ -169,8 +170,19 @@ def _is_count(x: Any) -> bool:
     return isinstance(x, int) and not isinstance(x, bool) and x >= 0
 
 
+def _plain(x: Any) -> str:
+    """str(x), or a placeholder for integers too long to print (hostile headers)."""
+    try:
+        return str(x)
+    except ValueError:
+        return "<a number too large to show>"
+
+
 def _show(x: Any, limit: int = 60) -> str:
-    text = json.dumps(x)
+    try:
+        text = json.dumps(x)
+    except ValueError:  # an integer too long for str() (hostile header)
+        return "<a number too large to show>"
     return text if len(text) <= limit else text[:limit] + "..."
 
 

@@ -60,6 +60,8 @@ enum noma_dist { NOMA_DIST_UNIFORM, NOMA_DIST_NORMAL };
 
 /* ---- program lifetime ---------------------------------------------------- */
 int noma_rt_run(void (*entry)(void), uint64_t seed);  /* 0 ok, 1 user error */
+/* main() of a standalone executable: parses `--seed N`, then noma_rt_run */
+int noma_rt_main(int argc, char **argv, void (*entry)(void), uint64_t default_seed);
 void noma_rt_error(const noma_site *site, const char *fmt, ...);  /* does not return */
 
 /* ---- values -------------------------------------------------------------- */

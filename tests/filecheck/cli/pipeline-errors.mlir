@@ -3,7 +3,7 @@
 // RUN: not nomac %s -p 'cse{bogus=1}' 2>&1 | filecheck %s --check-prefix=OPTION
 // RUN: not nomac %s -p 'cse,,dce' 2>&1 | filecheck %s --check-prefix=SYNTAX
 // RUN: not nomac %s -p cse --pass-pipeline='builtin.module(cse)' 2>&1 | filecheck %s --check-prefix=BOTH
-// RUN: not nomac %s --emit llvm 2>&1 | filecheck %s --check-prefix=EMIT
+// RUN: not nomac %s --emit bogus 2>&1 | filecheck %s --check-prefix=EMIT
 
 func.func @f() {
   func.return
@@ -14,4 +14,4 @@ func.func @f() {
 // OPTION:  error: bad options for pass 'cse': Provided arguments ["bogus"] not found
 // SYNTAX:  error: bad pass pipeline 'cse,,dce': Expected pass name here (column 5)
 // BOTH:    error: give -p/--passes or --pass-pipeline, not both
-// EMIT:    error: --emit llvm is not available yet
+// EMIT:    error: unknown --emit 'bogus' (choose from noma, llvm-dialect, llvm, asm, obj)

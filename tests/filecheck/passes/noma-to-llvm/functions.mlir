@@ -29,7 +29,9 @@ builtin.module attributes {noma.entry = "start"} {
 // CHECK-NEXT:   llvm.return %y : !llvm.ptr
 // CHECK:      llvm.func @noma_entry() {
 // CHECK:        %[[A:.*]] = llvm.call @noma.fn.exp(%c) : (!llvm.ptr) -> !llvm.ptr
-// CHECK-NEXT:   %[[SLOT:.*]] = llvm.mlir.addressof @{{noma\.slot\.[0-9]+}}
-// CHECK-NEXT:   %[[NULL:.*]] = llvm.mlir.zero
-// CHECK-NEXT:   %a = llvm.call @noma_rt_buf_load(%[[SLOT]], %[[A]], %[[NULL]])
+// CHECK-NEXT:   %[[SLOT:.*]] = llvm.getelementptr %{{.*}}[1]
+// CHECK-NEXT:   %a = llvm.call @noma_rt_buf_load(%[[SLOT]], %[[A]], %{{.*}})
+// CHECK-NEXT:   %[[B:.*]] = llvm.call @noma.fn.exp(%a) : (!llvm.ptr) -> !llvm.ptr
+// CHECK-NEXT:   %[[SLOT2:.*]] = llvm.getelementptr %{{.*}}[2]
+// CHECK-NEXT:   %b = llvm.call @noma_rt_buf_load(%[[SLOT2]], %[[B]], %{{.*}})
 // CHECK:        llvm.call @noma_rt_print_tensor(%a)

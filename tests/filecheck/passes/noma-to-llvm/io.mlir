@@ -1,7 +1,8 @@
 // RUN: nomac %s -p noma-to-llvm | filecheck %s
 
 // Strings and paths are NUL-terminated constant globals (shared by content);
-// save_safetensors passes arrays of key and value pointers.
+// save_safetensors passes arrays of key and value pointers (slices of the
+// int64 scratch array); a constant scalar is a constant rank-0 tensor.
 
 builtin.module attributes {noma.entry = "main"} {
   func.func @main() {
@@ -20,20 +21,28 @@ builtin.module attributes {noma.entry = "main"} {
 
 // CHECK-DAG:  llvm.mlir.global internal constant @[[HELLO:noma\.str\.[0-9]+]]("hello\00")
 // CHECK-DAG:  llvm.mlir.global internal constant @[[CSV:noma\.str\.[0-9]+]]("data.csv\00")
+// CHECK-DAG:  llvm.mlir.global internal constant @[[KEY_A:noma\.str\.[0-9]+]]("a\00")
 // CHECK:      llvm.func @noma_entry() {
-// CHECK-NEXT:   %[[P:.*]] = llvm.mlir.addressof @[[HELLO]]
-// CHECK-NEXT:   llvm.call @noma_rt_print_str(%[[P]]) : (!llvm.ptr) -> ()
-// CHECK:        %[[PATH:.*]] = llvm.mlir.addressof @[[CSV]]
-// CHECK:        %t = llvm.call @noma_rt_load_csv(%{{.*}}, %[[PATH]], %{{.*}})
-// CHECK:        llvm.call @noma_rt_save_csv(%t, %{{.*}}, %{{.*}})
-// CHECK:        %[[PATH2:.*]] = llvm.mlir.addressof @[[CSV]]
-// CHECK-NEXT:   %[[NULL:.*]] = llvm.mlir.zero
-// CHECK-NEXT:   %a = llvm.call @noma_rt_load_safetensors(%[[PATH2]], %[[NULL]])
-// CHECK:        %g = llvm.call @noma_rt_archive_get(%{{.*}}, %a, %{{.*}}, %{{.*}})
-// CHECK:        %[[NOKEY:.*]] = llvm.mlir.zero : !llvm.ptr
-// CHECK:        %h = llvm.call @noma_rt_archive_get(%{{.*}}, %a, %[[NOKEY]], %{{.*}})
-// CHECK:        %[[BOX:.*]] = llvm.call @noma_rt_box(%{{.*}}, %x)
-// CHECK:        %[[KEYS:.*]] = llvm.mlir.addressof @{{noma\.scratch\.[0-9]+}}
-// CHECK:        %[[VALUES:.*]] = llvm.mlir.addressof @{{noma\.scratch\.[0-9]+}}
-// CHECK:        llvm.call @noma_rt_save_safetensors(%{{.*}}, %[[KEYS]], %[[VALUES]], %{{.*}}, %{{.*}}) : (i64, !llvm.ptr, !llvm.ptr, !llvm.ptr, !llvm.ptr) -> ()
+// CHECK-DAG:    %[[P:.*]] = llvm.mlir.addressof @[[HELLO]]
+// CHECK-DAG:    %[[PATH:.*]] = llvm.mlir.addressof @[[CSV]]
+// CHECK-DAG:    %[[NULL:.*]] = llvm.mlir.zero : !llvm.ptr
+// CHECK-DAG:    %[[A:.*]] = llvm.mlir.addressof @[[KEY_A]]
+// CHECK-DAG:    %[[BOXED:.*]] = llvm.mlir.addressof @{{noma\.const\.[0-9]+}}
+// CHECK-DAG:    %[[PTRS:.*]] = llvm.mlir.addressof @noma.scratch.i64
+// CHECK:        llvm.call @noma_rt_print_str(%[[P]]) : (!llvm.ptr) -> ()
+// CHECK:        %t = llvm.call @noma_rt_load_csv(%{{.*}}, %[[PATH]], %[[NULL]])
+// CHECK-NEXT:   llvm.call @noma_rt_save_csv(%t, %{{.*}}, %[[NULL]])
+// CHECK-NEXT:   %a = llvm.call @noma_rt_load_safetensors(%[[PATH]], %[[NULL]])
+// CHECK:        %g = llvm.call @noma_rt_archive_get(%{{.*}}, %a, %{{.*}}, %[[NULL]])
+// CHECK:        %h = llvm.call @noma_rt_archive_get(%{{.*}}, %a, %[[NULL]], %[[NULL]])
+// CHECK-NEXT:   %[[KA:.*]] = llvm.ptrtoint %[[A]] : !llvm.ptr to i64
+// CHECK-NEXT:   %[[KB:.*]] = llvm.ptrtoint %{{.*}} : !llvm.ptr to i64
+// CHECK-NEXT:   %[[KEYS:.*]] = llvm.getelementptr %[[PTRS]][0] : (!llvm.ptr) -> !llvm.ptr, i64
+// CHECK-NEXT:   llvm.store %[[KA]], %[[KEYS]] : i64, !llvm.ptr
+// CHECK-NEXT:   %[[K1:.*]] = llvm.getelementptr %[[PTRS]][1] : (!llvm.ptr) -> !llvm.ptr, i64
+// CHECK-NEXT:   llvm.store %[[KB]], %[[K1]] : i64, !llvm.ptr
+// CHECK-NEXT:   %[[VG:.*]] = llvm.ptrtoint %g : !llvm.ptr to i64
+// CHECK-NEXT:   %[[VX:.*]] = llvm.ptrtoint %[[BOXED]] : !llvm.ptr to i64
+// CHECK-NEXT:   %[[VALUES:.*]] = llvm.getelementptr %[[PTRS]][2] : (!llvm.ptr) -> !llvm.ptr, i64
+// CHECK:        llvm.call @noma_rt_save_safetensors(%{{.*}}, %[[KEYS]], %[[VALUES]], %{{.*}}, %[[NULL]]) : (i64, !llvm.ptr, !llvm.ptr, !llvm.ptr, !llvm.ptr) -> ()
 // CHECK-NEXT:   llvm.call @noma_rt_print_tensor(%h)

@@ -27,22 +27,25 @@ builtin.module attributes {noma.entry = "main"} {
   }
 }
 
+// CHECK:      llvm.mlir.global internal @noma.slots() {{.*}} : !llvm.array<3 x !llvm.struct<(!llvm.ptr, i64, i64, !llvm.array<4 x i64>, f64)>> {
+// CHECK-NEXT:   llvm.mlir.zero
 // CHECK:      llvm.func @noma_entry() {
+// CHECK:        %[[SLOTS:.*]] = llvm.mlir.addressof @noma.slots : !llvm.ptr
 // CHECK:        llvm.br ^[[HEAD:.*]](%c, %zero : !llvm.ptr, f64)
 // CHECK-NEXT: ^[[HEAD]](%x: !llvm.ptr, %i: f64):
 // CHECK-NEXT:   %more = llvm.fcmp "olt" %i, %ten : f64
 // CHECK-NEXT:   llvm.cond_br %more, ^[[BODY:.*]](%x, %i : !llvm.ptr, f64), ^[[EXIT:.*]]
 // CHECK-NEXT: ^[[BODY]](%y: !llvm.ptr, %j: f64):
-// CHECK:        %y1 = llvm.call @noma_rt_binary(
-// CHECK:        %j1 = llvm.fadd %j, %one : f64
-// CHECK-NEXT:   %[[A:.*]] = llvm.mlir.addressof @[[SLOT_A:noma\.slot\.[0-9]+]] : !llvm.ptr
-// CHECK-NEXT:   %[[B:.*]] = llvm.mlir.addressof @[[SLOT_B:noma\.slot\.[0-9]+]] : !llvm.ptr
+// CHECK-NEXT:   %[[OUT:.*]] = llvm.getelementptr %[[SLOTS]][0]
+// CHECK-NEXT:   %y1 = llvm.call @noma_rt_binary(%{{.*}}, %[[OUT]], %y, %y, %{{.*}})
+// CHECK-NEXT:   %j1 = llvm.fadd %j, %one : f64
+// CHECK-NEXT:   %[[A:.*]] = llvm.getelementptr %[[SLOTS]][1]
+// CHECK-NEXT:   %[[B:.*]] = llvm.getelementptr %[[SLOTS]][2]
 // CHECK-NEXT:   %[[CUR:.*]] = llvm.ptrtoint %x : !llvm.ptr to i64
 // CHECK-NEXT:   %[[AI:.*]] = llvm.ptrtoint %[[A]] : !llvm.ptr to i64
 // CHECK-NEXT:   %[[IN_A:.*]] = llvm.icmp "eq" %[[CUR]], %[[AI]] : i64
 // CHECK-NEXT:   %[[TARGET:.*]] = llvm.select %[[IN_A]], %[[B]], %[[A]] : i1, !llvm.ptr
-// CHECK-NEXT:   %[[NULL:.*]] = llvm.mlir.zero : !llvm.ptr
-// CHECK-NEXT:   %[[COPY:.*]] = llvm.call @noma_rt_buf_load(%[[TARGET]], %y1, %[[NULL]])
+// CHECK-NEXT:   %[[COPY:.*]] = llvm.call @noma_rt_buf_load(%[[TARGET]], %y1, %{{.*}})
 // CHECK-NEXT:   llvm.br ^[[HEAD]](%[[COPY]], %j1 : !llvm.ptr, f64)
 // CHECK-NEXT: ^[[EXIT]]:
 // CHECK-NEXT:   llvm.call @noma_rt_print_tensor(%x) : (!llvm.ptr) -> ()

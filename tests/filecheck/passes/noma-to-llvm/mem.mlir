@@ -29,34 +29,52 @@ builtin.module attributes {noma.entry = "main"} {
   }
 }
 
+// CHECK:      llvm.mlir.global internal @noma.loops(0.000000e+00 : f64) {{.*}} : f64
 // CHECK:      llvm.func @noma_entry() {
-// CHECK-NEXT:   %init = llvm.mlir.addressof @{{noma\.const\.[0-9]+}}
-// CHECK-NEXT:   %W = llvm.call @noma_rt_buf_new(%init) : (!llvm.ptr) -> !llvm.ptr
-// CHECK-NEXT:   %[[S1:.*]] = llvm.mlir.addressof @{{noma\.slot\.[0-9]+}}
-// CHECK-NEXT:   %[[NULL:.*]] = llvm.mlir.zero : !llvm.ptr
+// The count of optimize loops started (for --loss-log) is reset when the entry starts.
+// CHECK-NEXT:   %[[Z:.*]] = llvm.mlir.constant(0.000000e+00 : f64) : f64
+// CHECK-NEXT:   %[[LOOPS0:.*]] = llvm.mlir.addressof @noma.loops : !llvm.ptr
+// CHECK-NEXT:   llvm.store %[[Z]], %[[LOOPS0]] : f64, !llvm.ptr
+// CHECK-DAG:    %init = llvm.mlir.addressof @{{noma\.const\.[0-9]+}}
+// CHECK-DAG:    %[[SLOTS:.*]] = llvm.mlir.addressof @noma.slots
+// CHECK-DAG:    %[[NULL:.*]] = llvm.mlir.zero : !llvm.ptr
+// CHECK-DAG:    %[[ZERO:.*]] = llvm.mlir.constant(0.000000e+00 : f64) : f64
+// CHECK-DAG:    %[[ONE_I:.*]] = llvm.mlir.constant(1) : i64
+// CHECK-DAG:    %[[DIMS:.*]] = llvm.mlir.addressof @noma.scratch.f64
+// CHECK-DAG:    %[[SITE:.*]] = llvm.mlir.addressof @{{noma\.site\.[0-9]+}}
+// CHECK-DAG:    %[[LOOPS:.*]] = llvm.mlir.addressof @noma.loops : !llvm.ptr
+// CHECK:        %W = llvm.call @noma_rt_buf_new(%init) : (!llvm.ptr) -> !llvm.ptr
+// CHECK-NEXT:   %[[S1:.*]] = llvm.getelementptr %[[SLOTS]][0]
 // CHECK-NEXT:   %[[V:.*]] = llvm.call @noma_rt_buf_load(%[[S1]], %W, %[[NULL]])
-// CHECK-NEXT:   %[[S2:.*]] = llvm.mlir.addressof @{{noma\.slot\.[0-9]+}}
+// CHECK-NEXT:   %[[S2:.*]] = llvm.getelementptr %[[SLOTS]][1]
 // CHECK-NEXT:   %[[Z:.*]] = llvm.call @noma_rt_zeros_like(%[[S2]], %[[V]])
 // CHECK-NEXT:   %W_m = llvm.call @noma_rt_buf_new(%[[Z]])
-// CHECK:        %S = llvm.call @noma_rt_buf_new_scalar(%s0) : (f64) -> !llvm.ptr
-// CHECK-NEXT:   %[[ZERO:.*]] = llvm.mlir.constant(0.000000e+00 : f64) : f64
+// CHECK-NEXT:   %S = llvm.call @noma_rt_buf_new_scalar(%s0) : (f64) -> !llvm.ptr
 // CHECK-NEXT:   %S_m = llvm.call @noma_rt_buf_new_scalar(%[[ZERO]])
-// CHECK:        %s = llvm.call @noma_rt_buf_load_scalar(%S, %{{.*}}) : (!llvm.ptr, !llvm.ptr) -> f64
-// CHECK:        llvm.call @noma_rt_buf_store_scalar(%S_m, %s, %{{.*}}) : (!llvm.ptr, f64, !llvm.ptr) -> ()
-// CHECK:        %w = llvm.call @noma_rt_buf_load(%{{.*}}, %W, %{{.*}})
-// CHECK:        llvm.call @noma_rt_buf_store(%W_m, %w, %{{.*}})
-// CHECK:        %[[POLICY:.*]] = llvm.mlir.constant(1) : i64
-// CHECK-NEXT:   %[[RANK:.*]] = llvm.mlir.constant(1) : i64
-// CHECK-NEXT:   %[[DIMS:.*]] = llvm.mlir.addressof @{{noma\.scratch\.[0-9]+}}
+// CHECK-NEXT:   %s = llvm.call @noma_rt_buf_load_scalar(%S, %[[NULL]]) : (!llvm.ptr, !llvm.ptr) -> f64
+// CHECK-NEXT:   llvm.call @noma_rt_buf_store_scalar(%S_m, %s, %[[NULL]]) : (!llvm.ptr, f64, !llvm.ptr) -> ()
+// CHECK-NEXT:   %[[S3:.*]] = llvm.getelementptr %[[SLOTS]][2]
+// CHECK-NEXT:   %w = llvm.call @noma_rt_buf_load(%[[S3]], %W, %[[NULL]])
+// CHECK-NEXT:   llvm.call @noma_rt_buf_store(%W_m, %w, %[[NULL]])
 // CHECK-NEXT:   %[[D0:.*]] = llvm.getelementptr %[[DIMS]][0] : (!llvm.ptr) -> !llvm.ptr, f64
 // CHECK-NEXT:   llvm.store %four, %[[D0]]
-// CHECK:        llvm.call @noma_rt_buf_realloc(%W, %[[RANK]], %[[DIMS]], %[[POLICY]], %s0, %s, %{{.*}}) : (!llvm.ptr, i64, !llvm.ptr, i64, f64, f64, !llvm.ptr) -> ()
-// CHECK:        %[[BOX:.*]] = llvm.call @noma_rt_box(%{{.*}}, %s)
-// CHECK:        llvm.call @noma_rt_buf_store_element(%W, %[[BOX]], %{{.*}}, %{{.*}}, %{{.*}})
-// CHECK:        %d = llvm.call @noma_rt_buf_dim(%W, %{{.*}}, %{{.*}}) : (!llvm.ptr, i64, !llvm.ptr) -> f64
-// CHECK:        llvm.call @noma_rt_buf_free(%W, %{{.*}})
-// CHECK-NEXT:   %[[SITE:.*]] = llvm.mlir.addressof @{{noma\.site\.[0-9]+}}
+// CHECK-NEXT:   llvm.call @noma_rt_buf_realloc(%W, %[[ONE_I]], %[[D0]], %[[ONE_I]], %s0, %s, %[[NULL]]) : (!llvm.ptr, i64, !llvm.ptr, i64, f64, f64, !llvm.ptr) -> ()
+// CHECK-NEXT:   %[[S4:.*]] = llvm.getelementptr %[[SLOTS]][3]
+// CHECK-NEXT:   %[[BOX:.*]] = llvm.call @noma_rt_box(%[[S4]], %s)
+// CHECK-NEXT:   %[[I0:.*]] = llvm.getelementptr %[[DIMS]][1] : (!llvm.ptr) -> !llvm.ptr, f64
+// CHECK-NEXT:   llvm.store %one, %[[I0]]
+// CHECK-NEXT:   llvm.call @noma_rt_buf_store_element(%W, %[[BOX]], %[[ONE_I]], %[[I0]], %[[NULL]])
+// CHECK-NEXT:   %d = llvm.call @noma_rt_buf_dim(%W, %{{.*}}, %[[NULL]]) : (!llvm.ptr, i64, !llvm.ptr) -> f64
+// CHECK-NEXT:   llvm.call @noma_rt_buf_free(%W, %[[NULL]])
+// Iteration 1 starts a loop: count it; log (loop index, iteration - 1, loss), then check.
+// CHECK-NEXT:   %[[FIRST:.*]] = llvm.fcmp "oeq" %one, %one : f64
+// CHECK-NEXT:   %[[BEFORE:.*]] = llvm.load %[[LOOPS]] : !llvm.ptr -> f64
+// CHECK-NEXT:   %[[INC:.*]] = llvm.select %[[FIRST]], %{{.*}}, %{{.*}} : i1, f64
+// CHECK-NEXT:   %[[COUNT:.*]] = llvm.fadd %[[BEFORE]], %[[INC]] : f64
+// CHECK-NEXT:   llvm.store %[[COUNT]], %[[LOOPS]] : f64, !llvm.ptr
+// CHECK-NEXT:   %[[LOOP:.*]] = llvm.fsub %[[COUNT]], %one : f64
+// CHECK-NEXT:   %[[ITER:.*]] = llvm.fsub %one, %one : f64
+// CHECK-NEXT:   llvm.call @noma_rt_loss_log(%[[LOOP]], %[[ITER]], %d) : (f64, f64, f64) -> ()
 // CHECK-NEXT:   llvm.call @noma_rt_check_objective(%d, %one, %[[SITE]]) : (f64, f64, !llvm.ptr) -> ()
-// CHECK-NEXT:   %[[SITE2:.*]] = llvm.mlir.addressof @{{noma\.site\.[0-9]+}}
-// CHECK-NEXT:   llvm.call @noma_rt_warn_max_iterations(%d, %[[SITE2]]) : (f64, !llvm.ptr) -> ()
+// CHECK-NEXT:   llvm.call @noma_rt_warn_max_iterations(%d, %[[SITE]]) : (f64, !llvm.ptr) -> ()
 // CHECK-NEXT:   llvm.return

@@ -2,11 +2,11 @@
 
 // Element-wise ops on f64 scalars are inline LLVM (no runtime calls);
 // numpy's NaN rules for min/max/relu, 0.0/1.0 results for comparisons.
+// Constants are created once at the top of the function; + - * of two
+// constants are folded.
 
 builtin.module attributes {noma.entry = "main"} {
-  func.func @main() -> f64 {
-    %a = arith.constant 1.5 : f64
-    %b = arith.constant -2.0 : f64
+  func.func @f(%a: f64, %b: f64) -> f64 {
     %s = noma.tensor.add %a, %b : (f64, f64) -> f64
     %p = noma.tensor.pow %s, %b : (f64, f64) -> f64
     %r = noma.tensor.rem %p, %a : (f64, f64) -> f64
@@ -18,30 +18,42 @@ builtin.module attributes {noma.entry = "main"} {
     %q = noma.tensor.trunc %t : f64 -> f64
     func.return %q : f64
   }
+  func.func @main() -> f64 {
+    %a = arith.constant 1.5 : f64
+    %b = arith.constant -2.0 : f64
+    %ab = noma.tensor.mul %a, %b : (f64, f64) -> f64
+    %x = func.call @f(%a, %ab) : (f64, f64) -> f64
+    func.return %x : f64
+  }
 }
 
 // CHECK:      llvm.func @tanh(f64) -> f64
 // CHECK:      llvm.func @trunc(f64) -> f64
-// CHECK:      llvm.func @noma_entry() {
+// CHECK:      llvm.func internal @noma.fn.f(%a: f64, %b: f64) -> f64 {
+// CHECK-DAG:    %[[ONE:.*]] = llvm.mlir.constant(1.000000e+00 : f64) : f64
+// CHECK-DAG:    %[[ZERO:.*]] = llvm.mlir.constant(0.000000e+00 : f64) : f64
 // CHECK:        %s = llvm.fadd %a, %b : f64
 // CHECK-NEXT:   %p = llvm.intr.pow(%s, %b) : (f64, f64) -> f64
 // CHECK-NEXT:   %r = llvm.frem %p, %a : f64
 // CHECK-NEXT:   %[[NEG:.*]] = llvm.fneg %r : f64
 // CHECK-NEXT:   %[[EXP:.*]] = llvm.intr.exp(%[[NEG]]) : (f64) -> f64
-// CHECK-NEXT:   %[[ONE:.*]] = llvm.mlir.constant(1.000000e+00 : f64) : f64
-// CHECK-NEXT:   %[[ONE2:.*]] = llvm.mlir.constant(1.000000e+00 : f64) : f64
-// CHECK-NEXT:   %[[DEN:.*]] = llvm.fadd %[[ONE2]], %[[EXP]] : f64
+// CHECK-NEXT:   %[[DEN:.*]] = llvm.fadd %[[ONE]], %[[EXP]] : f64
 // CHECK-NEXT:   %g = llvm.fdiv %[[ONE]], %[[DEN]] : f64
 // CHECK-NEXT:   %[[GT:.*]] = llvm.fcmp "ogt" %g, %a : f64
 // CHECK-NEXT:   %[[PICK:.*]] = llvm.select %[[GT]], %g, %a : i1, f64
 // CHECK-NEXT:   %[[NAN:.*]] = llvm.fcmp "uno" %g, %g : f64
 // CHECK-NEXT:   %m = llvm.select %[[NAN]], %g, %[[PICK]] : i1, f64
-// CHECK:        %[[POS:.*]] = llvm.fcmp "ogt" %m, %{{.*}} : f64
-// CHECK:        %u = llvm.select %[[POS]], %m, %{{.*}} : i1, f64
+// CHECK-NEXT:   %[[POS:.*]] = llvm.fcmp "ogt" %m, %[[ZERO]] : f64
+// CHECK-NEXT:   %u = llvm.select %[[POS]], %m, %[[ZERO]] : i1, f64
 // CHECK-NEXT:   %[[LE:.*]] = llvm.fcmp "ole" %u, %b : f64
-// CHECK:        %c = llvm.select %[[LE]], %{{.*}}, %{{.*}} : i1, f64
+// CHECK-NEXT:   %c = llvm.select %[[LE]], %[[ONE]], %[[ZERO]] : i1, f64
 // CHECK-NEXT:   %t = llvm.call @tanh(%c) : (f64) -> f64
 // CHECK-NEXT:   %q = llvm.call @trunc(%t) : (f64) -> f64
-// CHECK-NEXT:   llvm.call @noma_rt_print_scalar(%q) : (f64) -> ()
+// CHECK-NEXT:   llvm.return %q : f64
+// CHECK:      llvm.func @noma_entry() {
+// CHECK-DAG:    %[[A:.*]] = llvm.mlir.constant(1.500000e+00 : f64) : f64
+// CHECK-DAG:    %ab = llvm.mlir.constant(-3.000000e+00 : f64) : f64
+// CHECK:        %x = llvm.call @noma.fn.f(%[[A]], %ab) : (f64, f64) -> f64
+// CHECK-NEXT:   llvm.call @noma_rt_print_scalar(%x) : (f64) -> ()
 // CHECK-NEXT:   llvm.return
-// CHECK-NOT:  noma.
+// CHECK-NOT:  noma.tensor
