@@ -121,9 +121,12 @@ class FunctionGen:
         self.ranks = ranks
         self.symbol = symbol
         self.block = Block(arg_types=[type_of_rank(r) for r in ranks])
+        for name, arg in zip(fn.params, self.block.args, strict=True):
+            arg.name_hint = name
         self.env = Env({p: Value(a) for p, a in zip(fn.params, self.block.args, strict=True)})
         self.optimize_depth = 0
-        self.loop_depth = 0
+        self.loop_depth = 0  # batch loops
+        self.while_depth = 0
         self.if_depth = 0
         from noma.frontend.builtins import BuiltinGen
 
@@ -222,7 +225,7 @@ class FunctionGen:
     def stmt_learn(self, s: ast.Learn) -> None:
         init = self.expr(s.value)
         buf = self.emit_value(train.ParamOp(s.name, init), s.loc)
-        self.env.set(s.name, Param(buf, s.name))
+        self.env.set(s.name, Param(hinted(buf, s.name), s.name))
 
     def stmt_exprstmt(self, s: ast.ExprStmt) -> None:
         if isinstance(s.expr, ast.Call) and s.expr.callee == "print":
@@ -281,18 +284,18 @@ class FunctionGen:
 
     def stmt_return(self, s: ast.Return) -> None:
         if self.optimize_depth or self.loop_depth:
-            raise CompileError("`return` inside a loop or optimize body is not supported", s.loc)
+            raise CompileError(
+                "`return` inside a batch loop or an optimize body is not supported", s.loc
+            )
         if s.value is None:
             value: Binding | None = None
         else:
             value = Value(self.expr(s.value))
             old = self.env.get(RET)
             if isinstance(old, Value) and old.rank != value.rank:
-                raise CompileError(
-                    f"`{self.fn.name}` returns values of different ranks", s.loc
-                )
+                raise CompileError(f"`{self.fn.name}` returns values of different ranks", s.loc)
             self.env.set(RET, value)
-        if self.if_depth:  # code after the enclosing `if`s must know we returned
+        if self.if_depth or self.while_depth:  # later code must know we returned
             self.env.set(DONE, Value(self.const_i1(True)))
 
     def stmt_minimize(self, s: ast.Minimize) -> None:
@@ -302,7 +305,7 @@ class FunctionGen:
 
     def stmt_alloc(self, s: ast.Alloc) -> None:
         dims = self.dims(s.dims, s.loc)
-        self.env.set(s.name, Value(self.emit_value(nt.ZerosOp(dims), s.loc)))
+        self.env.set(s.name, Value(hinted(self.emit_value(nt.ZerosOp(dims), s.loc), s.name)))
 
     def dims(self, dims: Sequence[ast.Expr], loc: SourceLoc) -> list[SSAValue]:
         if not 1 <= len(dims) <= MAX_RANK:
@@ -348,7 +351,7 @@ class FunctionGen:
     # ------------------------------------------------------------ files
 
     def stmt_loadcsv(self, s: ast.LoadCsv) -> None:
-        self.env.set(s.name, Value(self.emit_value(io.LoadCsvOp(s.path), s.loc)))
+        self.env.set(s.name, Value(hinted(self.emit_value(io.LoadCsvOp(s.path), s.loc), s.name)))
 
     def stmt_savecsv(self, s: ast.SaveCsv) -> None:
         value = self.expr(s.value)
@@ -357,7 +360,7 @@ class FunctionGen:
         self.emit(io.SaveCsvOp(value, s.path), s.loc)
 
     def stmt_loadsafetensors(self, s: ast.LoadSafetensors) -> None:
-        archive = self.emit_value(io.LoadSafetensorsOp(s.path), s.loc)
+        archive = hinted(self.emit_value(io.LoadSafetensorsOp(s.path), s.loc), s.name)
         self.env.set(s.name, Archive(archive, s.path))
 
     def stmt_savesafetensors(self, s: ast.SaveSafetensors) -> None:
@@ -397,7 +400,7 @@ class FunctionGen:
         op = scf.IfOp(cond, types, Region(then_block), Region(else_block))
         self.emit(op, loc)
         for name, result in zip(names, op.results, strict=True):
-            self.env.set(name, Value(result))
+            self.env.set(name, Value(hinted(result, name)))
 
     def merge_if(
         self, before: Env, then_env: Env, else_env: Env, then_block: Block, else_block: Block
@@ -488,16 +491,14 @@ class FunctionGen:
     def carried_names(self, body: ast.Block) -> list[str]:
         """Variables the body may rebind that exist (as values) before it."""
         assigned = assigned_names(body.body)
-        return [
-            n for n in assigned if isinstance(self.env.get(n), Value)
-        ]
+        return [n for n in assigned if isinstance(self.env.get(n), Value)]
 
     def loop_entry(self, names: list[str]) -> tuple[list[SSAValue], list[Attribute]]:
         inits, types = [], []
         for n in names:
             b = self.env.get(n)
             assert isinstance(b, Value)
-            ty = type_of_rank(b.rank)
+            ty = b.value.type if n == DONE else type_of_rank(b.rank)  # DONE is an i1
             inits.append(self.cast_in(b.value, ty, self.block))
             types.append(ty)
         return inits, types
@@ -506,6 +507,9 @@ class FunctionGen:
         out = []
         for n, ty in zip(names, types, strict=True):
             b = env.get(n)
+            if n == DONE and isinstance(b, Value):
+                out.append(b.value)
+                continue
             if not isinstance(b, Value) or b.rank != rank_of(ty):
                 raise CompileError(
                     f"`{n}` changes rank or kind inside the loop; use a new name", loc
@@ -514,19 +518,27 @@ class FunctionGen:
         return out
 
     def stmt_while(self, s: ast.While) -> None:
-        names = self.carried_names(s.body)
+        returns = contains_return(s.body.body)
+        if returns:
+            self.prepare_return_in_loop(s)
+        names = self.carried_names(s.body) + (
+            [n for n in (RET, DONE) if n in self.env.bindings] if returns else []
+        )
         inits, types = self.loop_entry(names)
         before_block, after_block = Block(arg_types=types), Block(arg_types=types)
-        before_env, after_env = self.loop_env(names, before_block), self.loop_env(names, after_block)
+        before_env, after_env = (
+            self.loop_env(names, before_block),
+            self.loop_env(names, after_block),
+        )
 
         def gen_cond() -> None:
-            cond = self.truthy(self.expr(s.cond), s.cond.loc)
+            cond = self.loop_condition(s.cond, returns)
             self.emit(scf.ConditionOp(cond, *before_block.args))
 
         def gen_body() -> None:
-            self.loop_depth += 1
+            self.while_depth += 1
             self.gen_block(s.body.body)
-            self.loop_depth -= 1
+            self.while_depth -= 1
             self.emit(scf.YieldOp(*self.loop_next(self.env, names, types, s.loc)))
 
         self.in_block(before_block, before_env, gen_cond)
@@ -534,6 +546,59 @@ class FunctionGen:
         op = scf.WhileOp(inits, types, Region(before_block), Region(after_block))
         self.emit(op, s.loc)
         self.after_loop(names, op.results, after_env)
+
+    def loop_condition(self, cond: ast.Expr, returns: bool) -> SSAValue:
+        """The i1 condition of a while loop; once the body has returned, the loop
+        stops without evaluating `cond` again."""
+        if not returns:
+            return self.truthy(self.expr(cond), cond.loc)
+        done = self.env.get(DONE)
+        assert isinstance(done, Value)
+        then_block, else_block = Block(), Block()
+        then_block.add_op(false := arith.ConstantOp(IntegerAttr(0, i1)))
+        then_block.add_op(scf.YieldOp(false))
+
+        def gen_else() -> None:
+            self.emit(scf.YieldOp(self.truthy(self.expr(cond), cond.loc)))
+
+        self.in_block(else_block, self.env, gen_else)
+        op = scf.IfOp(done.value, [i1], Region(then_block), Region(else_block))
+        return self.emit_value(op, cond.loc)
+
+    def prepare_return_in_loop(self, s: ast.While) -> None:
+        """Declare the return flag and value before a loop whose body returns,
+        so both can be carried around it."""
+        if not isinstance(self.env.get(DONE), Value):
+            self.env.set(DONE, Value(self.const_i1(False)))
+        if isinstance(self.env.get(RET), Value):
+            return
+        ret_type = self.trial_return_type(s.body.body)
+        if ret_type is not None:
+            self.env.set(RET, Value(self.placeholder_of(ret_type)))
+
+    def trial_return_type(self, stmts: Sequence[ast.Stmt]) -> Attribute | None:
+        """The type a block returns, found by generating it into a scratch
+        block that is then thrown away."""
+        saved_block, saved_env = self.block, self.env
+        self.block, self.env = Block(), self.env.copy()
+        self.while_depth += 1
+        try:
+            self.gen_block(stmts)
+            ret = self.env.get(RET)
+            return ret.value.type if isinstance(ret, Value) else None
+        finally:
+            self.while_depth -= 1
+            for op in reversed(list(self.block.walk())):
+                op.drop_all_references()
+            self.block, self.env = saved_block, saved_env
+
+    def placeholder_of(self, ty: Attribute) -> SSAValue:
+        rank = rank_of(ty)
+        if rank == 0:
+            return self.const(0.0)
+        one = self.const(1.0)
+        zeros = self.emit_value(nt.ZerosOp([one] * (rank or 1)))
+        return zeros if rank is not None else self.emit_value(nt.CastOp(zeros, ty))
 
     def loop_env(self, names: list[str], block: Block) -> Env:
         env = self.env.copy()
@@ -551,7 +616,7 @@ class FunctionGen:
             elif n not in names and isinstance(self.env.get(n), Value | Param):
                 pass
         for n, r in zip(names, results, strict=False):
-            self.env.set(n, Value(r))
+            self.env.set(n, Value(hinted(r, n)))
 
     def stmt_batch(self, s: ast.Batch) -> None:
         data = self.expr(s.data)
@@ -616,9 +681,9 @@ class FunctionGen:
         op = train.OptimizeOp(params, hyper, inits, result_types, Region(block))
         self.emit(op, s.loc)
         for n, r in zip(names, op.res, strict=False):
-            self.env.set(n, Value(r))
+            self.env.set(n, Value(hinted(r, n)))
         for (n, _), r in zip(exported, list(op.res)[len(names) :], strict=True):
-            self.env.set(n, Value(r))
+            self.env.set(n, Value(hinted(r, n)))
 
     def gen_optimize_body(
         self,
@@ -736,7 +801,9 @@ class FunctionGen:
             return self.short_circuit(e)
         lhs, rhs = self.expr(e.lhs), self.expr(e.rhs)
         if e.op in CMP_OPS:
-            return self.emit_value(self.checked(lambda: nt.CmpOp(CMP_OPS[e.op], lhs, rhs), e), e.loc)
+            return self.emit_value(
+                self.checked(lambda: nt.CmpOp(CMP_OPS[e.op], lhs, rhs), e), e.loc
+            )
         return self.emit_value(self.checked(lambda: BINARY_OPS[e.op](lhs, rhs), e), e.loc)
 
     def checked(self, build: Callable[[], Operation], e: ast.Expr) -> Operation:
@@ -775,9 +842,9 @@ class FunctionGen:
 
     def expr_tensorliteral(self, e: ast.TensorLiteral) -> SSAValue:
         shape, flat = flatten_literal(e.elements)
-        if all(isinstance(x, ast.Number) for x in flat):
-            values = [x.value for x in flat]  # type: ignore[union-attr]
-            return self.emit_value(nt.ConstantOp.from_list(values, shape), e.loc)
+        numbers = [literal_number(x) for x in flat]
+        if all(n is not None for n in numbers):
+            return self.emit_value(nt.ConstantOp.from_list(numbers, shape), e.loc)  # type: ignore[arg-type]
         elements = [self.scalar(self.expr(x), x.loc, "a tensor literal element") for x in flat]
         return self.emit_value(nt.FromElementsOp(elements, shape), e.loc)
 
@@ -816,9 +883,7 @@ class FunctionGen:
             )
         args = [self.expr(a) for a in e.args]
         inst = self.mod.instantiate(fn, tuple(rank_of(a.type) for a in args), e.loc)
-        arg_values = [
-            self.cast_in(a, type_of_rank(rank_of(a.type)), self.block) for a in args
-        ]
+        arg_values = [self.cast_in(a, type_of_rank(rank_of(a.type)), self.block) for a in args]
         if inst.result_rank == "none":
             self.emit(func.CallOp(inst.symbol, arg_values, []), e.loc)
             return None
@@ -847,6 +912,37 @@ def flatten_literal(elements: tuple) -> tuple[list[int], list[ast.Expr]]:
 
     walk(elements)
     return shape, flat
+
+
+def literal_number(e: ast.Expr) -> float | None:
+    """The value of `3` or `-3`, else None."""
+    if isinstance(e, ast.Number):
+        return e.value
+    if isinstance(e, ast.Unary) and e.op == "-" and isinstance(e.operand, ast.Number):
+        return -e.operand.value
+    return None
+
+
+def hinted(value: SSAValue, name: str) -> SSAValue:
+    """Name an SSA value after the variable it holds (readable IR: %loss)."""
+    if value.name_hint is None and name.isidentifier():
+        value.name_hint = name
+    return value
+
+
+def contains_return(stmts: Sequence[ast.Stmt]) -> bool:
+    """Whether a `return` occurs in these statements or blocks nested in them."""
+    for s in stmts:
+        if isinstance(s, ast.Return):
+            return True
+        if isinstance(s, ast.If):
+            if contains_return(s.then_block.body) or (
+                s.else_block is not None and contains_return(s.else_block.body)
+            ):
+                return True
+        if isinstance(s, ast.While | ast.Batch | ast.Optimize) and contains_return(s.body.body):
+            return True
+    return False
 
 
 def assigned_names(stmts: Sequence[ast.Stmt]) -> list[str]:
