@@ -323,21 +323,25 @@ class _TextLocations:
 def verify_input(
     module: ModuleOp, loc_of: Callable[[Operation], SourceLoc | None] = source_loc
 ) -> None:
-    """Verify user-written IR; raise `CompileErrors` naming every op that fails."""
+    """Verify user-written IR; raise `CompileErrors` naming every op that fails.
+
+    Some upstream verifiers raise a plain `Exception` (e.g. `scf.while` with
+    block arguments of the wrong type) instead of a `VerifyException`: on
+    user input, those are verification errors too, not compiler bugs."""
     try:
         module.verify()
         return
-    except DiagnosticException as e:
+    except Exception as e:  # noqa: BLE001 - see the docstring
         whole = e
     errors = [_op_error(op, e, loc_of(op)) for op, e in _failing_ops(module)]
     raise CompileErrors(errors or [CompileError(_one_line(str(whole)))])
 
 
-def _failing_ops(module: ModuleOp) -> Iterable[tuple[Operation, DiagnosticException]]:
+def _failing_ops(module: ModuleOp) -> Iterable[tuple[Operation, Exception]]:
     for op in module.walk():
         try:
             op.verify(verify_nested_ops=False)
-        except DiagnosticException as e:
+        except Exception as e:  # noqa: BLE001 - see verify_input
             yield op, e
 
 

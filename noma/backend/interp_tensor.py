@@ -19,7 +19,16 @@ from typing import Any
 
 import numpy as np
 from xdsl.dialects.builtin import DYNAMIC_INDEX, Float64Type, TensorType
-from xdsl.interpreter import Interpreter, InterpreterFunctions, PythonValues, impl, register_impls
+from xdsl.interpreter import (
+    Interpreter,
+    InterpreterFunctions,
+    PythonValues,
+    ReturnedValues,
+    TerminatorValue,
+    impl,
+    impl_terminator,
+    register_impls,
+)
 from xdsl.ir import Operation
 
 from noma.backend.interp_state import RuntimeState
@@ -201,7 +210,13 @@ def slice_rows(x: Any, start: float, stop: float) -> np.ndarray:
             raise NomaRuntimeError("slice bound is nan")
         return int(min(max(float(v), 0.0), float(n)))
 
-    return a[bound(start) : bound(stop)]
+    lo, hi = bound(start), bound(stop)
+    if hi <= lo and lo < n:
+        # `batch` walks blocks [start, start + size): a size below 1 would
+        # give empty blocks forever. (Empty tensors are no NOMA values anyway.)
+        size = math.trunc(float(stop)) - math.trunc(float(start))
+        raise NomaRuntimeError(f"batch size must be >= 1, got {size:.10g}")
+    return a[lo:hi]
 
 
 def cast(x: Any, typ: Any) -> Any:
@@ -292,6 +307,17 @@ class NomaTensorFunctions(InterpreterFunctions):
 
     state: RuntimeState = field(default_factory=RuntimeState)
     _constants: dict[Operation, np.ndarray] = field(default_factory=dict)
+
+    @impl(T.FusedOp)
+    def run_fused(self, interp: Interpreter, op: T.FusedOp, args: PythonValues) -> PythonValues:
+        """The body, op by op (fusion changes how compiled code runs, not what it computes)."""
+        return interp.run_ssacfg_region(op.body, args, "fused")
+
+    @impl_terminator(T.FusedYieldOp)
+    def run_fused_yield(
+        self, interp: Interpreter, op: T.FusedYieldOp, args: PythonValues
+    ) -> tuple[TerminatorValue, PythonValues]:
+        return ReturnedValues(args), ()
 
     @impl(T.CmpOp)
     def run_cmp(self, interp: Interpreter, op: T.CmpOp, args: PythonValues) -> PythonValues:

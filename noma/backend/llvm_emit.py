@@ -28,6 +28,7 @@ from xdsl.ir import Operation, SSAValue
 #: interpreter reports the error.
 NATIVE_PIPELINE: tuple[str, ...] = (
     "noma-lower-train",
+    "noma-fuse-elementwise",
     "noma-to-llvm",
     "reconcile-unrealized-casts",
 )
@@ -59,7 +60,19 @@ def to_llvmlite(module: ModuleOp) -> ir.Module:
     module = to_llvm_dialect(module)
     ir_module = convert_module(module, fallback_target_triple=llvm.get_process_triple())
     _set_initializers(module, ir_module)
+    _set_linkage(module, ir_module)
     return ir_module
+
+
+def _set_linkage(module: ModuleOp, ir_module: ir.Module) -> None:
+    """`convert_module` drops the linkage of functions: restore `internal`
+    (generated kernels and helpers), so LLVM may inline them and drop the
+    out-of-line copy."""
+    for op in module.ops:
+        if isinstance(op, L.FuncOp) and op.body.blocks and op.linkage.linkage.data == "internal":
+            fn = ir_module.get_global(op.sym_name.data)
+            assert isinstance(fn, ir.Function)
+            fn.linkage = "internal"
 
 
 def to_llvm_ir(module: ModuleOp) -> str:

@@ -8,11 +8,16 @@ in a subfolder named by a hash of the sources, the compiler's version, the
 flags and the host CPU, so a changed source, compiler or machine gives a new
 build and an unchanged one is reused.
 
-Flags: `-O3 -fPIC -ffp-contract=off`, plus `-march=native` when the compiler
-accepts it. `-O3` because it vectorises the element-wise loops (2-10x over
-`-O2` with GCC 12); `-ffp-contract=off` because a fused multiply-add would
-round differently from the reference interpreter (the RNG must be
-bit-identical). Nothing like `-ffast-math`: NaN, infinities and signed zeros
+Flags: `-O3 -fPIC -ffp-contract=off -fno-math-errno -pthread`, plus
+`-march=native` when the compiler accepts it. `-O3` because it vectorises the
+element-wise loops (2-10x over `-O2` with GCC 12); `-ffp-contract=off`
+because a fused multiply-add would round differently from the reference
+interpreter (the RNG and the element-wise arithmetic must be bit-identical;
+the matrix products and the vectorised exp/tanh/sigmoid fuse explicitly,
+see runtime_c/noma_rt_simd.h); `-fno-math-errno` because the runtime never
+reads errno after a math function and, without it, GCC cannot vectorise
+`sqrt` (the values are the same); `-pthread` for the matrix products'
+worker threads. Nothing like `-ffast-math`: NaN, infinities and signed zeros
 behave as in numpy. A build goes to a temporary
 folder and each product is renamed into place, so two processes building at
 once both end with complete files.
@@ -36,10 +41,10 @@ from noma.diagnostics import NomaError
 SOURCE_DIR = Path(__file__).resolve().parent / "runtime_c"
 SHARED_NAME = "libnoma_rt.so"
 STATIC_NAME = "libnoma_rt.a"
-BASE_FLAGS = ("-O3", "-fPIC", "-std=gnu11", "-ffp-contract=off")
+BASE_FLAGS = ("-O3", "-fPIC", "-std=gnu11", "-ffp-contract=off", "-fno-math-errno", "-pthread")
 NATIVE_FLAGS = ("-march=native",)
 #: what an executable needs besides the static library
-LINK_LIBS = ("-lm",)
+LINK_LIBS = ("-lm", "-pthread")
 
 
 class RuntimeBuildError(NomaError):
@@ -175,6 +180,7 @@ def _build_key(cc: str, flags: tuple[str, ...]) -> str:
         h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     h.update(_compiler_version(cc).encode() + b"\0")
     h.update(" ".join(flags).encode() + b"\0")
+    h.update(" ".join(LINK_LIBS).encode() + b"\0")
     h.update(platform.machine().encode() + b"\0")
     if "-march=native" in flags:
         h.update(_cpu_id().encode())

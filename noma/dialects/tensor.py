@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from xdsl.dialects.builtin import (
     DenseIntOrFPElementsAttr,
+    Float64Type,
     IntegerAttr,
     StringAttr,
     TensorType,
@@ -23,22 +24,32 @@ from xdsl.dialects.builtin import (
     f64,
     i64,
 )
-from xdsl.ir import Attribute, Dialect, Operation, SSAValue
+from xdsl.ir import Attribute, Block, Dialect, Operation, Region, SSAValue
 from xdsl.irdl import (
     AttrSizedOperandSegments,
     IRDLOperation,
     ParsePropInAttrDict,
     irdl_op_definition,
+    lazy_traits_def,
     operand_def,
     opt_prop_def,
     prop_def,
+    region_def,
     result_def,
     traits_def,
     var_operand_def,
+    var_result_def,
 )
 from xdsl.parser import Parser
 from xdsl.printer import Printer
-from xdsl.traits import NoMemoryEffect, Pure
+from xdsl.traits import (
+    HasParent,
+    IsolatedFromAbove,
+    IsTerminator,
+    NoMemoryEffect,
+    Pure,
+    RecursiveMemoryEffect,
+)
 from xdsl.utils.exceptions import VerifyException
 
 from noma.dialects.common import (
@@ -818,12 +829,119 @@ class SeedOp(IRDLOperation):
         super().__init__(operands=[_value(seed)])
 
 
+# ----------------------------------------------------------------- fusion
+
+#: Ops of other dialects a `fused` body may hold, by name (`noma.mem` imports
+#: this module, so its classes are not imported here).
+FUSED_MEM_OPS = ("noma.mem.load", "noma.mem.store")
+
+
+@irdl_op_definition
+class FusedOp(IRDLOperation):
+    """A chain of element-wise ops run as one unit (made by `noma-fuse-elementwise`).
+
+    The body is one block whose arguments are the `inputs` (f64 scalars,
+    tensors and `!noma.mem.buffer`s); it holds element-wise ops (unary,
+    binary, `cmp`, `select`, `cast`, `broadcast_like`, `reduce_like`,
+    `zeros_like`) and `noma.mem.load` / `noma.mem.store` of the buffer
+    arguments, all on tensors of one rank (buffers of that value rank), and
+    ends in `noma.tensor.yield` of the `outputs`. Semantics: the body runs
+    once, op by op, exactly as if it were inlined (the interpreter does just
+    that). `noma-to-llvm` compiles it to one loop over the elements, each
+    element computed in registers and only the outputs (and stores) written,
+    when every tensor input and buffer has the same dimensions at run time;
+    otherwise (broadcasting, a freed buffer, a rank error) it runs the body op
+    by op, so results and errors are those of the unfused ops."""
+
+    name = "noma.tensor.fused"
+    inputs = var_operand_def()
+    outputs = var_result_def(TENSOR)
+    body = region_def("single_block")
+    traits = traits_def(IsolatedFromAbove(), RecursiveMemoryEffect())
+    assembly_format = (
+        "(`ins` `(` $inputs^ `:` type($inputs) `)`)? attr-dict-with-keyword "
+        "(`->` `(` type($outputs)^ `)`)? $body"
+    )
+
+    def __init__(
+        self,
+        inputs: Sequence[SSAValue | Operation],
+        result_types: Sequence[Attribute],
+        body: Region,
+    ):
+        super().__init__(
+            operands=[[_value(v) for v in inputs]],
+            result_types=[list(result_types)],
+            regions=[body],
+        )
+
+    @property
+    def block(self) -> Block:
+        return self.body.block
+
+    def verify_(self) -> None:
+        block = self.body.block
+        if [a.type for a in block.args] != [v.type for v in self.inputs]:
+            raise VerifyException(
+                "noma.tensor.fused: body arguments must have the types of the inputs"
+            )
+        term = block.last_op
+        if not isinstance(term, FusedYieldOp):
+            raise VerifyException("noma.tensor.fused: body must end in noma.tensor.yield")
+        if [v.type for v in term.values] != [r.type for r in self.outputs]:
+            raise VerifyException("noma.tensor.fused: yielded values must match the outputs")
+        ranks: set[int | None] = set()
+        for arg in block.args:
+            ranks.add(_fused_value_rank(arg.type))
+        for op in block.ops:
+            if op is term:
+                continue
+            if not isinstance(op, FUSABLE_OPS) and op.name not in FUSED_MEM_OPS:
+                raise VerifyException(f"noma.tensor.fused: {op.name} cannot be fused")
+            for v in (*op.operands, *op.results):
+                ranks.add(_fused_value_rank(v.type))
+        ranks.discard(0)
+        if len(ranks) != 1 or None in ranks:
+            raise VerifyException(
+                "noma.tensor.fused: the tensors and buffers must all have one known rank"
+            )
+
+
+def _fused_value_rank(t: Attribute) -> int | None:
+    """The (value) rank of a fused value: 0 for f64, None if unknown."""
+    if t.name == "noma.mem.buffer":  # type: ignore[attr-defined]
+        return t.value_rank()  # type: ignore[attr-defined]
+    if isinstance(t, TensorType | Float64Type):
+        return rank_of(t)
+    return None
+
+
+@irdl_op_definition
+class FusedYieldOp(IRDLOperation):
+    """Terminator of a `noma.tensor.fused` body: the values it gives to the
+    fused op's results."""
+
+    name = "noma.tensor.yield"
+    values = var_operand_def(TENSOR)
+    traits = lazy_traits_def(lambda: (IsTerminator(), HasParent(FusedOp)))
+    assembly_format = "($values^ `:` type($values))? attr-dict"
+
+    def __init__(self, values: Sequence[SSAValue | Operation]):
+        super().__init__(operands=[[_value(v) for v in values]])
+
+
 UNARY_OPS: tuple[type[UnaryOp], ...] = (
     NegOp, NotOp, SigmoidOp, ReluOp, TanhOp, ExpOp, LogOp, SqrtOp,
     SinOp, CosOp, TanOp, AbsOp, FloorOp, CeilOp, TruncOp,
 )  # fmt: skip
 BINARY_OPS: tuple[type[BinaryOp], ...] = (
     AddOp, SubOp, MulOp, DivOp, RemOp, PowOp, MinOp, MaxOp,
+)  # fmt: skip
+
+#: The ops `noma-fuse-elementwise` may put into a `noma.tensor.fused` body
+#: (besides `noma.mem.load` / `store`).
+FUSABLE_OPS: tuple[type[Operation], ...] = (
+    *UNARY_OPS, *BINARY_OPS, CmpOp, SelectOp, CastOp, BroadcastLikeOp, ReduceLikeOp, ZerosLikeOp,
 )  # fmt: skip
 
 NomaTensor = Dialect(
@@ -857,6 +975,8 @@ NomaTensor = Dialect(
         ResizeOp,
         RandomOp,
         SeedOp,
+        FusedOp,
+        FusedYieldOp,
     ],
     [],
 )

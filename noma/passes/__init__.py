@@ -52,6 +52,12 @@ def _lower_train() -> type[ModulePass]:
     return LowerTrainPass
 
 
+def _fuse_elementwise() -> type[ModulePass]:
+    from noma.passes.fuse_elementwise import FuseElementwisePass
+
+    return FuseElementwisePass
+
+
 def _to_llvm() -> type[ModulePass]:
     from noma.passes.to_llvm import ToLLVMPass
 
@@ -103,6 +109,7 @@ ALL_PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "convert-scf-to-cf": _scf_to_cf,
     "reconcile-unrealized-casts": _reconcile_casts,
     "noma-lower-train": _lower_train,
+    "noma-fuse-elementwise": _fuse_elementwise,
     "noma-to-llvm": _to_llvm,
 }
 

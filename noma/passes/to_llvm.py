@@ -13,9 +13,11 @@ from xdsl.passes import ModulePass
 from xdsl.rewriter import Rewriter
 
 from noma.diagnostics import CompileError
+from noma.dialects import tensor as nt
 from noma.dialects import train
 from noma.passes import source_loc
 from noma.passes.to_llvm_cf import lower_scf
+from noma.passes.to_llvm_fused import FusedLowering
 from noma.passes.to_llvm_mem import MEM_LOWERINGS
 from noma.passes.to_llvm_std import (
     ARITH_LOWERINGS,
@@ -50,7 +52,9 @@ class ToLLVMPass(ModulePass):
     zero-initialised global descriptor) as `out`; scalar element-wise ops
     are inline LLVM; constants are constant globals; index and dimension
     lists go through per-site global arrays; each op that can fail passes
-    a constant `noma_site` with its source line. The entry function (module
+    a constant `noma_site` with its source line. A `noma.tensor.fused` op
+    calls a generated kernel `@noma.fused.N` (one loop over the elements,
+    with the op-by-op fallback; see `to_llvm_fused.py`). The entry function (module
     attribute `noma.entry`, else `main`, else the first) becomes
     `void @noma_entry()` printing its return value, if any; other functions
     reachable from it become `@"noma.fn.NAME"`, unreachable ones are
@@ -126,6 +130,9 @@ def _lower_function(g: Globals, fn: func.FuncOp, entry: str | None) -> None:
 
     def type_of(v: SSAValue) -> Attribute:
         return original.get(v, v.type)
+
+    fused = FusedLowering(lambda e: _lower_op(e, table, original, type_of))
+    table[nt.FusedOp] = fused.lower  # type: ignore[assignment]
 
     entry_block = fn.body.blocks.first
     assert entry_block is not None

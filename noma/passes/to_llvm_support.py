@@ -129,6 +129,7 @@ RUNTIME: dict[str, tuple[str, str]] = {
     "noma_rt_warn_max_iterations": ("v", "dp"),
     "noma_rt_loss_log": ("v", "ddd"),
     # libm (functions without an llvm dialect intrinsic op here)
+    "pow": ("d", "dd"),
     "tan": ("d", "d"),
     "tanh": ("d", "d"),
     "trunc": ("d", "d"),
@@ -202,6 +203,12 @@ class Globals:
     slot_count: int = 0
     counts_loops: bool = False
     scratch_sizes: dict[Attribute, int] = field(default_factory=lambda: {f64: 0, i64: 0})
+    #: generated kernels (`noma.tensor.fused`) by what they compute
+    kernels: dict[object, str] = field(default_factory=dict)
+    #: shape and values of each constant tensor, by name
+    constant_values: dict[str, tuple[tuple[int, ...], tuple[float, ...]]] = field(
+        default_factory=dict
+    )
 
     def fresh(self, kind: str) -> str:
         return f"noma.{kind}.{next(self.counter)}"
@@ -300,7 +307,16 @@ class Globals:
             body = _struct_initializer(TENSOR, fields)
             name = self.global_("const", TENSOR, body, constant=True)
             self.constants[key] = name
+            self.constant_values[name] = (tuple(shape), tuple(float(v) for v in values))
         return name
+
+    def constant_value(self, v: SSAValue) -> tuple[tuple[int, ...], tuple[float, ...]] | None:
+        """Shape and values of a constant tensor made by `constant` (v is its
+        address), else None."""
+        owner = v.owner
+        if isinstance(owner, llvm.AddressOfOp):
+            return self.constant_values.get(owner.global_name.root_reference.data)
+        return None
 
     def _data_array(self, values: Sequence[float]) -> str:
         n = max(len(values), 1)

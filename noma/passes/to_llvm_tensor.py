@@ -6,11 +6,12 @@ replacement results. Scalar-only element-wise ops become inline LLVM;
 anything with a tensor operand calls the runtime with the op's own slot as
 `out` (scalar operands boxed into per-site box slots).
 
-Fusion hook: element-wise chains are lowered op by op here (one runtime
-call and one slot each). A later fusion pass can group a chain into one
-region op before `noma-to-llvm`, whose lowering then emits a single loop
-(or one call of a generated kernel) over the slots of the chain's inputs;
-nothing in this file needs to change for that beyond a new table entry.
+Fusion: element-wise ops are lowered op by op here (one runtime call and
+one slot each). `noma-fuse-elementwise` groups chains of them into
+`noma.tensor.fused` ops before `noma-to-llvm`, which compiles each into one
+loop (`to_llvm_fused.py`, using the scalar formulas below); the per-op
+lowerings here remain its fallback. The transpose of a constant matrix is
+made at compile time.
 """
 
 from __future__ import annotations
@@ -251,6 +252,11 @@ def lower_dot(e: Emitter, op: nt.DotOp, type_of: TypeOf) -> Sequence[SSAValue]:
 
 
 def lower_transpose(e: Emitter, op: nt.TransposeOp, type_of: TypeOf) -> Sequence[SSAValue]:
+    known = e.g.constant_value(op.operand)
+    if known is not None and len(known[0]) == 2:  # a constant matrix: transposed now
+        (rows, cols), values = known
+        swapped = [values[i * cols + j] for j in range(cols) for i in range(rows)]
+        return [e.addr(e.g.constant([cols, rows], swapped))]
     return [e.call("noma_rt_transpose", e.slot(), op.operand, e.site())]
 
 

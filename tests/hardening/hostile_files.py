@@ -120,14 +120,21 @@ SAFETENSORS_CASES: list[Case] = [
     Case("json_array", st_raw([1, 2, 3]), "object|JSON|header"),
     Case("json_string", st_raw(b'"hello"'), "object|JSON|header"),
     Case("deep_json", st_raw(b"[" * 50_000 + b"]" * 50_000), "JSON|nested|object|header"),
-    Case("huge_int_literal", st_raw(b'{"a": {"dtype": "F64", "shape": [' + b"9" * 5000 + b"]}}"),
-         "JSON|shape|header"),  # fmt: skip
+    Case(
+        "huge_int_literal",
+        st_raw(b'{"a": {"dtype": "F64", "shape": [' + b"9" * 5000 + b"]}}"),
+        "JSON|shape|header",
+    ),  # fmt: skip
     Case("duplicate_keys", st_raw(b'{"a": {}, "a": {}}'), "duplicate|'a'"),
     Case("entry_not_object", st_raw({"a": 3}), "'a'|object"),
-    Case("missing_dtype", st_raw({"a": {"shape": [2], "data_offsets": [0, 16]}}, _ONE_TWO),
-         "dtype"),  # fmt: skip
-    Case("missing_offsets", st_raw({"a": {"dtype": "F64", "shape": [2]}}, _ONE_TWO),
-         "data_offsets|offsets"),  # fmt: skip
+    Case(
+        "missing_dtype", st_raw({"a": {"shape": [2], "data_offsets": [0, 16]}}, _ONE_TWO), "dtype"
+    ),  # fmt: skip
+    Case(
+        "missing_offsets",
+        st_raw({"a": {"dtype": "F64", "shape": [2]}}, _ONE_TWO),
+        "data_offsets|offsets",
+    ),  # fmt: skip
     Case("no_tensors", st_raw({}), "no tensors|empty"),
     Case("metadata_only", st_raw({"__metadata__": {}}), "no tensors|empty"),
     # --- dtypes
@@ -141,25 +148,43 @@ SAFETENSORS_CASES: list[Case] = [
     Case("shape_float", st_raw({"a": entry("F64", [2.0], [0, 16])}, _ONE_TWO), "shape"),
     Case("shape_bool", st_raw({"a": entry("F64", [True], [0, 8])}, f64(1)), "shape"),
     Case("shape_not_list", st_raw({"a": entry("F64", "2", [0, 16])}, _ONE_TWO), "shape"),
-    Case("shape_rank5", st_raw({"a": entry("F64", [1, 1, 1, 1, 2], [0, 16])}, _ONE_TWO),
-         "rank|shape"),  # fmt: skip
+    Case(
+        "shape_rank5", st_raw({"a": entry("F64", [1, 1, 1, 1, 2], [0, 16])}, _ONE_TWO), "rank|shape"
+    ),  # fmt: skip
     Case("shape_rank_100_empty", st_raw({"a": entry("F64", [0] * 100, [0, 0])}), "rank|shape"),
     Case("shape_zero_dim", st_raw({"a": entry("F64", [0, 3], [0, 0])}), "shape|empty"),
-    Case("shape_overflow_zero_size", st_raw({"a": entry("F64", [0, 2**63], [0, 0])}),
-         "shape|empty|large|overflow"),  # fmt: skip
-    Case("shape_product_overflow", st_raw({"a": entry("F64", [2**32, 2**32, 2**32], [0, 16])},
-         _ONE_TWO), "shape|bytes|needs|size|large|overflow"),  # fmt: skip
-    Case("shape_size_mismatch", st_raw({"a": entry("F64", [3], [0, 16])}, _ONE_TWO + f64(3)),
-         "bytes|needs|size|shape"),  # fmt: skip
-    Case("huge_claimed_shape", st_raw({"a": entry("F64", [10**6] * 4, [0, 8 * 10**24])}),
-         "data|offsets|outside|large|shape|needs"),  # fmt: skip
+    Case(
+        "shape_overflow_zero_size",
+        st_raw({"a": entry("F64", [0, 2**63], [0, 0])}),
+        "shape|empty|large|overflow",
+    ),  # fmt: skip
+    Case(
+        "shape_product_overflow",
+        st_raw({"a": entry("F64", [2**32, 2**32, 2**32], [0, 16])}, _ONE_TWO),
+        "shape|bytes|needs|size|large|overflow",
+    ),  # fmt: skip
+    Case(
+        "shape_size_mismatch",
+        st_raw({"a": entry("F64", [3], [0, 16])}, _ONE_TWO + f64(3)),
+        "bytes|needs|size|shape",
+    ),  # fmt: skip
+    Case(
+        "huge_claimed_shape",
+        st_raw({"a": entry("F64", [10**6] * 4, [0, 8 * 10**24])}),
+        "data|offsets|outside|large|shape|needs",
+    ),  # fmt: skip
     # --- offsets
-    Case("offsets_outside", st_raw({"a": entry("F64", [2], [0, 16])}, f64(1)),
-         "outside|offsets|data"),  # fmt: skip
-    Case("offsets_far_outside", st_raw({"a": entry("F64", [2], [2**40, 2**40 + 16])}, _ONE_TWO),
-         "outside|offsets|data"),  # fmt: skip
-    Case("offsets_reversed", st_raw({"a": entry("F64", [2], [16, 0])}, _ONE_TWO),
-         "order|offsets"),  # fmt: skip
+    Case(
+        "offsets_outside", st_raw({"a": entry("F64", [2], [0, 16])}, f64(1)), "outside|offsets|data"
+    ),  # fmt: skip
+    Case(
+        "offsets_far_outside",
+        st_raw({"a": entry("F64", [2], [2**40, 2**40 + 16])}, _ONE_TWO),
+        "outside|offsets|data",
+    ),  # fmt: skip
+    Case(
+        "offsets_reversed", st_raw({"a": entry("F64", [2], [16, 0])}, _ONE_TWO), "order|offsets"
+    ),  # fmt: skip
     Case("offsets_one", st_raw({"a": entry("F64", [2], [0])}, _ONE_TWO), "offsets"),
     Case("offsets_negative", st_raw({"a": entry("F64", [2], [-16, 0])}, _ONE_TWO), "offsets"),
     Case(
@@ -170,8 +195,11 @@ SAFETENSORS_CASES: list[Case] = [
         ),
         "overlap|offsets",
     ),
-    Case("truncated_data", st_raw({"a": entry("F64", [4], [0, 32])}, _ONE_TWO),
-         "outside|offsets|data|truncated"),  # fmt: skip
+    Case(
+        "truncated_data",
+        st_raw({"a": entry("F64", [4], [0, 32])}, _ONE_TWO),
+        "outside|offsets|data|truncated",
+    ),  # fmt: skip
     Case("random_garbage", bytes(range(256)) * 4, "header|JSON|large|limit"),
     Case("missing_file", None, "no such file|cannot read|not found|open"),
     *_special("safetensors"),
@@ -183,13 +211,19 @@ SAFETENSORS_CASES: list[Case] = [
 
 CSV_CASES: list[Case] = [
     Case("valid", b"1,2\n3,4\n", output=("2", "2", "10")),
-    Case("valid_comments_blank_crlf", b"# head\r\n\r\n 1 ,\t2 # tail\r\n3,4\r\n",
-         output=("2", "2", "10")),  # fmt: skip
+    Case(
+        "valid_comments_blank_crlf",
+        b"# head\r\n\r\n 1 ,\t2 # tail\r\n3,4\r\n",
+        output=("2", "2", "10"),
+    ),  # fmt: skip
     Case("valid_nan", b"1,nan\n2,3\n", output=("2", "2", "nan")),
     Case("valid_inf", b"1,inf\n-Infinity,3\n", output=("2", "2", "nan")),
     Case("valid_overflow_is_inf", b"1e999\n", output=("1", "1", "inf")),
-    Case("valid_enormous_line", (",".join(["1"] * 200_000) + "\n").encode(),
-         output=("1", "200000", "200000")),  # fmt: skip
+    Case(
+        "valid_enormous_line",
+        (",".join(["1"] * 200_000) + "\n").encode(),
+        output=("1", "200000", "200000"),
+    ),  # fmt: skip
     Case("ragged_short", b"1,2,3\n4,5\n", "row|ragged|values|columns|expected"),
     Case("ragged_long", b"1,2\n3,4\n5,6,7\n", "row|ragged|values|columns|expected"),
     Case("junk_word", b"1,2\n3,abc\n", "abc|number"),

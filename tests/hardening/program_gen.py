@@ -37,6 +37,7 @@ class Var:
     name: str
     type: Type
     param: bool = False
+    counter: bool = False  # a loop counter: read, never written (the loop must end)
 
 
 @dataclass
@@ -222,8 +223,12 @@ class Builder:
             return f"{fn}({self.expr(t, scope, sub)}, {self.expr(t, scope, sub)})"
         if kind == "rand":
             return self.choice(
-                (f"rand_tensor({n})", f"rand_normal_tensor(0, 1, {n})", f"xavier_init(2, 3, {n})",
-                 f"he_init(2, {n})")  # fmt: skip
+                (
+                    f"rand_tensor({n})",
+                    f"rand_normal_tensor(0, 1, {n})",
+                    f"xavier_init(2, 3, {n})",
+                    f"he_init(2, {n})",
+                )  # fmt: skip
             )
         if kind == "softmax":
             return f"{self.choice(('softmax', 'log_softmax'))}({self.expr(t, scope, sub)})"
@@ -279,18 +284,18 @@ class Builder:
             self.statement(scope, indent, depth)
 
     def statement(self, scope: Scope, indent: int, depth: int) -> None:
-        kinds = ["let", "let", "assign", "print", "print", "store", "alloc", "realloc"]
+        kinds = ["let", "let", "assign", "print", "print", "store", "alloc"]
         if depth > 0:
             kinds += ["if", "while"]
-        if indent == 1:
-            kinds += ["free", "seed", "csv"]
+        if indent == 1:  # shape changes only where every later statement sees them
+            kinds += ["free", "seed", "csv", "realloc"]
         kind = self.choice(kinds)
         getattr(self, "stmt_" + kind)(scope, indent, depth)
 
     def stmt_let(self, scope: Scope, indent: int, depth: int) -> None:
         t = self.any_type()
-        shadow = [v for v in scope.vars.values() if not v.param]
-        if shadow and self.chance(0.15):
+        shadow = [v for v in scope.vars.values() if not v.param and not v.counter]
+        if shadow and indent == 1 and self.chance(0.15):
             name = self.choice([v.name for v in shadow])  # shadowing, maybe another rank
         else:
             name = self.fresh("x")
@@ -298,7 +303,7 @@ class Builder:
         scope.vars[name] = Var(name, t)
 
     def stmt_assign(self, scope: Scope, indent: int, depth: int) -> None:
-        targets = [v for v in scope.vars.values()]
+        targets = [v for v in scope.vars.values() if not v.counter]
         if not targets:
             return self.stmt_let(scope, indent, depth)
         v = self.choice(targets)
@@ -340,7 +345,7 @@ class Builder:
         dims = [self.dim() for _ in v.type[1:]]
         init = self.realloc_init()
         self.emit(indent, f"realloc {v.name} = [{', '.join(map(str, dims))}]{init};")
-        v.type = (v.type[0], *dims)
+        scope.vars[v.name] = Var(v.name, (v.type[0], *dims))
         return None
 
     def realloc_init(self) -> str:
@@ -357,16 +362,12 @@ class Builder:
     def stmt_while(self, scope: Scope, indent: int, depth: int) -> None:
         i = self.fresh("i")
         self.emit(indent, f"let {i} = 0;")
-        scope.vars[i] = Var(i, S)
+        scope.vars[i] = Var(i, S, counter=True)
         self.emit(indent, f"while {i} < {self.draw(st.integers(0, 3))} {{")
         inner = scope.copy()
         self.block(inner, indent + 1, self.draw(st.integers(1, 3)), depth - 1)
         self.emit(indent + 1, f"{i} = {i} + 1;")
         self.emit(indent, "}")
-        # Types of outer variables assigned in the loop do not change (same shape).
-        for name, v in scope.vars.items():
-            if inner.vars.get(name) is not v:
-                scope.vars[name] = v
 
     def stmt_free(self, scope: Scope, indent: int, depth: int) -> None:
         candidates = [v for v in scope.vars.values() if v.type != S]
@@ -480,8 +481,11 @@ class Builder:
             scope = Scope({p: Var(p, S) for p in params})
             body = self.expr(S, scope, 3, elementwise=True)
             name = f"g{k}"
+            # `+ a` / `+ a * b`: the result has the shape of the arguments even
+            # when the body happens not to use them.
+            ret = "t + a" if arity == 1 else "t + a * b"
             out += [f"fn {name}({', '.join(params)}) {{", f"    let t = {body};",
-                    "    return t;", "}"]  # fmt: skip
+                    f"    return {ret};", "}"]  # fmt: skip
             self.functions.append((name, arity))
         return out
 

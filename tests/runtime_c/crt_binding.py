@@ -102,6 +102,7 @@ SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "noma_rt_loss_log": (None, [D, D, D]),
     "noma_rt_last_error": (CP, []),
     "noma_rt_test_call": (ctypes.c_int, [VP, I64, VP, VP, VP]),
+    "noma_rt_set_num_threads": (I64, [I64]),
 }
 
 ENTRY = ctypes.CFUNCTYPE(None)

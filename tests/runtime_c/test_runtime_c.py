@@ -4,6 +4,7 @@ the pure-Python runtime (noma/backend/runtime) and numpy."""
 from __future__ import annotations
 
 import ctypes
+from fractions import Fraction
 import json
 import math
 import os
@@ -298,6 +299,94 @@ def test_unary_ops_match_numpy(rt: Runtime, shape: tuple) -> None:
         _same(rt.array(out), want, exact=name in EXACT_UNARY)
 
 
+ELEMENTARY = {"sigmoid": 2, "tanh": 4, "exp": 5}
+
+
+def _ulps(got: np.ndarray, x: np.ndarray, name: str) -> np.ndarray:
+    """|got - f(x)| in units in the last place of f(x), with f(x) from mpmath."""
+    import mpmath
+
+    f = {
+        "tanh": mpmath.tanh,
+        "exp": mpmath.exp,
+        "sigmoid": lambda v: 1 / (1 + mpmath.exp(-v)),
+    }[name]
+    out = []
+    with mpmath.workprec(120):
+        for g, v in zip(got.tolist(), x.tolist()):
+            ref = f(mpmath.mpf(v))
+            out.append(float(abs(mpmath.mpf(g) - ref)) / float(np.spacing(abs(float(ref)))))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("name", sorted(ELEMENTARY))
+def test_vectorised_elementary_functions_are_accurate(rt: Runtime, name: str) -> None:
+    """The array versions of exp, tanh and sigmoid (four lanes at a time,
+    polynomials) are within a few ulp of the exact value over their whole
+    range, including both tanh branches (|x| < 0.625 and beyond), and odd
+    lengths (the tail)."""
+    rng = np.random.default_rng(7)
+    if name == "exp":
+        x = np.concatenate([rng.uniform(-708, 708, 3001), rng.uniform(-0.5, 0.5, 2001)])
+    elif name == "tanh":
+        x = np.concatenate([
+            rng.uniform(-0.7, 0.7, 3001), rng.uniform(-4, 4, 2001), rng.uniform(0.6, 0.65, 501),
+            rng.uniform(-25, 25, 501), 10.0 ** rng.uniform(-300, 0, 501),
+        ])  # fmt: skip
+    else:
+        x = np.concatenate([rng.uniform(-700, 700, 2001), rng.uniform(-5, 5, 3001)])
+    out = rt.slot()
+    rt.unary(ELEMENTARY[name], ctypes.byref(out), rt.tensor(x))
+    got = rt.array(out)
+    assert _ulps(got, x, name).max() <= 3.0
+    want = NP_UNARY[name](x)
+    np.testing.assert_allclose(got, want, rtol=1e-14, atol=0)
+
+
+@pytest.mark.parametrize("name", sorted(ELEMENTARY))
+def test_vectorised_elementary_special_values(rt: Runtime, name: str) -> None:
+    """NaN, infinities, signed zeros, overflow and underflow as numpy, at every
+    position of a vector (each special value amid ordinary ones)."""
+    special = [0.0, -0.0, np.inf, -np.inf, np.nan, 5e-324, -1e-310, 709.7, -709.7, 710.0,
+               -745.5, -760.0, 22.0, -22.0, 19.1, 1e300, -1e300, 0.625, -0.625, 1e-8]  # fmt: skip
+    for pos in range(5):
+        for v in special:
+            x = np.full(5, 0.3)
+            x[pos] = v
+            out = rt.slot()
+            rt.unary(ELEMENTARY[name], ctypes.byref(out), rt.tensor(x))
+            got = rt.array(out)
+            with np.errstate(all="ignore"):
+                want = NP_UNARY[name](x)
+            assert np.array_equal(np.isnan(got), np.isnan(want)), (name, v)
+            ok = ~np.isnan(want)
+            np.testing.assert_allclose(got[ok], want[ok], rtol=4e-16, atol=0)
+            assert np.array_equal(np.signbit(got[ok]), np.signbit(want[ok])), (name, v)
+
+
+def test_pow_memo_is_exact(rt: Runtime) -> None:
+    """pow with a scalar base and a tensor of exponents that repeat (Adam's
+    bias corrections) reuses results: the values are pow's, bit for bit."""
+    t = np.array([[201.0, 201.0, 1.0, 1.0, 1.0], [201.0, 201.0, 1.0, 1.0, 2.0]])
+    for base in (0.9, 0.999, -0.5, 0.0, -0.0, np.inf, np.nan):
+        out = rt.slot()
+        rt.binary(BINARY.index("pow"), ctypes.byref(out), rt.tensor(base), rt.tensor(t), None)
+        want = np.array([[math.pow(base, e) if not (base == 0 and e < 0) else math.inf
+                          for e in row] for row in t.tolist()])  # fmt: skip
+        got = rt.array(out)
+        assert np.array_equal(got, want, equal_nan=True)
+        assert np.array_equal(np.signbit(got), np.signbit(want))
+    # tensor bases and exponents: the memo keys on both (and on the sign of zero)
+    x = np.array([0.0, -0.0, -0.0, 2.0, 2.0, 2.0, -3.0])
+    y = np.array([-1.0, -1.0, -1.0, 3.0, 3.0, 0.5, 3.0])
+    out = rt.slot()
+    rt.binary(BINARY.index("pow"), ctypes.byref(out), rt.tensor(x), rt.tensor(y), None)
+    with np.errstate(all="ignore"):
+        want = np.power(x, y)
+    assert np.array_equal(rt.array(out), want, equal_nan=True)
+    assert np.array_equal(np.signbit(rt.array(out)), np.signbit(want))
+
+
 def test_broadcast_errors_name_both_shapes(rt: Runtime) -> None:
     out = rt.slot()
     msg = rt.error_of("binary", 0, out, rt.tensor(np.zeros((2, 3))), rt.tensor(np.zeros(2)), None)
@@ -380,18 +469,136 @@ def test_matmul_dot_transpose(rt: Runtime, m: int, k: int, n: int) -> None:
     assert rt.dot(rt.tensor(v), rt.tensor(w), None) == pytest.approx(float(v @ w), rel=1e-12)
 
 
-@pytest.mark.parametrize(("m", "k", "n"), [(5, 7, 9), (17, 300, 33), (6, 2, 13), (3, 600, 3)])
+def _fma(a: float, b: float, c: float) -> float:
+    """a * b + c rounded once (float(Fraction) rounds correctly)."""
+    return float(Fraction(a) * Fraction(b) + Fraction(c))
+
+
+@pytest.mark.parametrize(
+    ("m", "k", "n"), [(5, 7, 9), (6, 2, 13), (3, 600, 3), (7, 300, 10), (13, 40, 21), (2, 9, 1)]
+)
 def test_matmul_sums_in_k_order(rt: Runtime, m: int, k: int, n: int) -> None:
-    """Each element is 0 + a[i,0]*b[0,j] + a[i,1]*b[1,j] + ..., in this order
-    (deterministic, and independent of the blocking)."""
+    """Each element is 0 + a[i,0]*b[0,j] + a[i,1]*b[1,j] + ..., in this order,
+    every step a fused multiply-add where the build has FMA, else a product
+    and a sum (deterministic, and independent of the blocking: the shapes
+    cover the small path, several k-blocks and partial panels)."""
     rng = np.random.default_rng(k)
     a, b = rng.normal(size=(m, k)), rng.normal(size=(k, n))
-    want = np.zeros((m, n))
+    unfused = np.zeros((m, n))
     for kk in range(k):
-        want = want + np.outer(a[:, kk], b[kk, :])
+        unfused = unfused + np.outer(a[:, kk], b[kk, :])
+    fused = np.zeros((m, n))
+    for i in range(m):
+        for j in range(n):
+            c = 0.0
+            for kk in range(k):
+                c = _fma(float(a[i, kk]), float(b[kk, j]), c)
+            fused[i, j] = c
     out = rt.slot()
     rt.matmul(ctypes.byref(out), rt.tensor(a), rt.tensor(b), None)
-    assert np.array_equal(rt.array(out), want)
+    got = rt.array(out)
+    assert np.array_equal(got, fused) or np.array_equal(got, unfused)
+
+
+@pytest.mark.parametrize(
+    ("m", "k", "n"),
+    [(1797, 64, 128), (1797, 128, 10), (1797, 10, 128), (128, 1797, 10), (64, 1797, 128),
+     (67, 1001, 45), (300, 5, 301), (7, 2000, 130), (601, 257, 1), (1, 3000, 700)],
+)  # fmt: skip
+def test_matmul_threads(rt: Runtime, m: int, k: int, n: int) -> None:
+    """Large products run on several threads; the result does not depend on
+    how many, and matches numpy to rounding."""
+    rng = np.random.default_rng(m + k + n)
+    a, b = rng.normal(size=(m, k)), rng.normal(size=(k, n))
+    ta, tb = rt.tensor(a), rt.tensor(b)
+    want = a @ b
+    scale = np.sqrt(k)  # size of the elements
+    results = []
+    old = rt.set_num_threads(1)
+    try:
+        for threads in (1, 2, 3, 4):
+            rt.set_num_threads(threads)
+            out = rt.slot()
+            for _ in range(2):  # the second call reuses the slot and the pool
+                rt.matmul(ctypes.byref(out), ta, tb, None)
+            results.append(rt.array(out))
+    finally:
+        rt.set_num_threads(old)
+    np.testing.assert_allclose(results[0], want, rtol=1e-12, atol=1e-13 * scale)
+    for r in results[1:]:
+        assert np.array_equal(r, results[0])
+
+
+def test_matmul_after_fork(rt: Runtime) -> None:
+    """A child process forked after the pool started runs parallel products
+    (its workers are started afresh)."""
+    a = np.random.default_rng(0).normal(size=(400, 300))
+    out = rt.slot()
+    old = rt.set_num_threads(2)
+    try:
+        rt.matmul(ctypes.byref(out), rt.tensor(a), rt.tensor(a.T), None)
+        first = rt.array(out)
+        pid = os.fork()
+        if pid == 0:  # child: exit status 0 only if the product is right
+            code = 1
+            try:
+                rt.matmul(ctypes.byref(out), rt.tensor(a), rt.tensor(a.T), None)
+                code = 0 if np.array_equal(rt.array(out), first) else 1
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    finally:
+        rt.set_num_threads(old)
+
+
+def test_large_element_wise_and_transpose_threads(rt: Runtime) -> None:
+    """exp, tanh, sigmoid, binary operations and transpose of large tensors
+    are split between threads; the results are those of one thread (and of
+    numpy)."""
+    rng = np.random.default_rng(9)
+    x = rng.normal(0, 3, (1797, 129))
+    x.reshape(-1)[rng.integers(0, x.size, 50)] = np.nan  # libm lanes amid vector lanes
+    x.reshape(-1)[rng.integers(0, x.size, 50)] = 800.0
+    tx = rt.tensor(x)
+    old = rt.set_num_threads(1)
+    try:
+        for name in ("exp", "tanh", "sigmoid"):
+            got = []
+            for threads in (1, 2, 3):
+                rt.set_num_threads(threads)
+                out = rt.slot()
+                rt.unary(ELEMENTARY[name], ctypes.byref(out), tx)
+                got.append(rt.array(out))
+            with np.errstate(all="ignore"):
+                np.testing.assert_allclose(got[0], NP_UNARY[name](x), rtol=1e-14, equal_nan=True)
+            for g in got[1:]:
+                assert np.array_equal(g, got[0], equal_nan=True), name
+        big, row = rng.normal(size=(1797, 129)), rng.normal(size=129)
+        steps = np.where(rng.random((1797, 129)) < 0.1, 1.0, 201.0)
+        cases = [(0, big, x), (3, big, 2.5), (5, 0.999, steps), (2, big, row), (5, big, 2.0),
+                 (7, x, big)]  # fmt: skip
+        for op, a, b in cases:
+            got = []
+            for threads in (1, 2, 3):
+                rt.set_num_threads(threads)
+                out = rt.slot()
+                rt.binary(op, ctypes.byref(out), rt.tensor(a), rt.tensor(b), None)
+                got.append(rt.array(out))
+            with np.errstate(all="ignore"):
+                want = NP_BINARY[BINARY[op]](a, b)
+            np.testing.assert_allclose(got[0], want, rtol=1e-15, equal_nan=True)
+            for g in got[1:]:
+                assert np.array_equal(g, got[0], equal_nan=True), BINARY[op]
+        for shape in ((1797, 128), (64, 1797), (1001, 67)):
+            a = rng.normal(size=shape)
+            for threads in (1, 2):
+                rt.set_num_threads(threads)
+                out = rt.slot()
+                rt.transpose(ctypes.byref(out), rt.tensor(a), None)
+                assert np.array_equal(rt.array(out), a.T)
+    finally:
+        rt.set_num_threads(old)
 
 
 def test_linear_algebra_errors(rt: Runtime) -> None:

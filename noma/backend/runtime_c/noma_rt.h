@@ -165,4 +165,10 @@ const char *noma_rt_last_error(void);
 int noma_rt_test_call(const void *fn, int64_t returns_double, const int64_t *iargs,
                       const double *dargs, void *result);
 
+/* Set the number of threads large kernels (matrix products) may use, n >= 1
+ * (n < 1 changes nothing); returns the previous setting.  The default is
+ * NOMA_NUM_THREADS, else the CPUs available to the process (at most 8).
+ * Results do not depend on it. */
+int64_t noma_rt_set_num_threads(int64_t n);
+
 #endif

@@ -19,9 +19,20 @@ static void run_end(void) {
     noma__loss_log_flush();
 }
 
+/* Programs' output reaches a pipe line by line, as `nomac run --backend interp`
+ * does: users watch long runs through `| tee`, tests read the first line. */
+static void line_buffered_stdout(void) {
+    static int done = 0;
+    if (!done) {
+        setvbuf(stdout, NULL, _IOLBF, BUFSIZ);
+        done = 1;
+    }
+}
+
 int noma_rt_run(void (*entry)(void), uint64_t seed) {
     jmp_buf env;
     jmp_buf *volatile prev = noma__jmp;
+    line_buffered_stdout();
     noma__rng_state = seed;
     if (setjmp(env) != 0) {
         noma__jmp = prev;
@@ -29,6 +40,7 @@ int noma_rt_run(void (*entry)(void), uint64_t seed) {
         return 1;
     }
     noma__jmp = &env;
+    noma__loss_log_reset();
     entry();
     noma__jmp = prev;
     run_end();

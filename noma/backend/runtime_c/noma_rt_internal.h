@@ -78,6 +78,28 @@ NOMA_HIDDEN void noma__resize_into(double *dst, const int64_t *new_dims, const n
 NOMA_HIDDEN void noma__check_resize(const noma_tensor *a, int64_t rank, const double *dims,
                                     int64_t policy, int64_t *new_dims, const noma_site *site);
 
+/* ---- threads and linear algebra (noma_rt_gemm.c) ---- */
+
+#define NOMA__MAX_THREADS 8
+
+/* `thread` (0 = the calling thread, < threads) identifies per-thread scratch */
+typedef void (*noma__part_fn)(void *arg, int part, int thread);
+/* threads a parallel job may use (NOMA_NUM_THREADS, else the available CPUs) */
+NOMA_HIDDEN int noma__num_threads(void);
+/* run fn(arg, part, thread) for part = 0 .. parts - 1 on up to `threads`
+ * threads of the pool (each part once, in any order and on any of them);
+ * returns when all are done.  fn must not raise noma_rt_error. */
+NOMA_HIDDEN void noma__parallel(int parts, int threads, noma__part_fn fn, void *arg);
+/* C[m x n] = A[m x k] @ B[k x n], all row-major and contiguous, C distinct */
+NOMA_HIDDEN void noma__gemm(const double *A, const double *B, double *C, int64_t m, int64_t n,
+                            int64_t k, const noma_site *site);
+
+/* ---- vectorised elementary functions (noma_rt_vmath.c); o may be a ---- */
+
+NOMA_HIDDEN void noma__vexp(double *o, const double *a, int64_t n);
+NOMA_HIDDEN void noma__vtanh(double *o, const double *a, int64_t n);
+NOMA_HIDDEN void noma__vsigmoid(double *o, const double *a, int64_t n);
+
 /* ---- RNG ---- */
 
 extern NOMA_HIDDEN uint64_t noma__rng_state;
@@ -137,7 +159,9 @@ NOMA_HIDDEN int64_t noma__read_fully(int fd, void *buf, int64_t n);
  * errors="replace" sees it; *valid = 0 for a replaced (invalid) sequence */
 NOMA_HIDDEN size_t noma__u8_char(const unsigned char *p, size_t n, int *valid);
 
-/* flush the loss log (end of a run) */
+/* flush the loss log (end of a run); forget NOMA_LOSS_LOG (read again at the next call) */
 NOMA_HIDDEN void noma__loss_log_flush(void);
+/* forget NOMA_LOSS_LOG (start of a run) */
+NOMA_HIDDEN void noma__loss_log_reset(void);
 
 #endif

@@ -483,12 +483,24 @@ static FILE *loss_file;
 static char *loss_path;
 static int loss_failed;
 
+/* NOMA_LOSS_LOG, read once per run (getenv costs more than a training step
+ * of a tiny model) */
+static const char *loss_env;
+static int loss_env_read;
+
 void noma__loss_log_flush(void) {
+    loss_env_read = 0;
     if (loss_file) fflush(loss_file);
 }
 
+void noma__loss_log_reset(void) { loss_env_read = 0; }
+
 void noma_rt_loss_log(double loop, double iteration, double loss) {
-    const char *path = getenv("NOMA_LOSS_LOG");
+    if (!loss_env_read) {
+        loss_env = getenv("NOMA_LOSS_LOG");
+        loss_env_read = 1;
+    }
+    const char *path = loss_env;
     if (!path || !path[0]) return;
     if (!loss_path || strcmp(loss_path, path) != 0) {
         if (loss_file) fclose(loss_file);

@@ -5,6 +5,10 @@
 #include <string.h>
 
 #include "noma_rt_internal.h"
+#include "noma_rt_simd.h"
+
+typedef noma__v4d v4d;
+typedef noma__v4i v4i;
 
 /* ======================================================================== */
 /* scalar semantics (identical to the numpy interpreter)                    */
@@ -94,6 +98,29 @@ double noma_rt_scalar_binary(int64_t op, double x, double y) {
         }                                                                     \
     } while (0)
 
+/* pow element by element, reusing the previous result while the operands
+ * repeat (Adam's bias corrections: a scalar base and a tensor of step counts
+ * that are mostly equal); the same value as calling pow again */
+static void pow_row(double *restrict o, const double *restrict a, int64_t sa,
+                    const double *restrict b, int64_t sb, int64_t n) {
+    uint64_t px = 0, py = 0;
+    double pr = 0.0;
+    int have = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const double x = a[i * sa], y = b[i * sb];
+        uint64_t bx, by;
+        memcpy(&bx, &x, sizeof bx);
+        memcpy(&by, &y, sizeof by);
+        if (!have || bx != px || by != py) {
+            pr = pow(x, y);
+            px = bx;
+            py = by;
+            have = 1;
+        }
+        o[i] = pr;
+    }
+}
+
 static void bin_row(int64_t op, double *restrict o, const double *restrict a, int64_t sa,
                     const double *restrict b, int64_t sb, int64_t n, const noma_site *site) {
     switch (op) {
@@ -110,7 +137,7 @@ static void bin_row(int64_t op, double *restrict o, const double *restrict a, in
         else if (!sb && b[0] == -1.0) BIN_LOOPS(((void)y, 1.0 / x));
         else if (!sb && b[0] == 1.0) BIN_LOOPS(((void)y, x));
         else if (!sb && b[0] == 0.0) BIN_LOOPS(((void)y, (void)x, 1.0));
-        else BIN_LOOPS(pow(x, y));
+        else pow_row(o, a, sa, b, sb, n);
         break;
     case NOMA_MIN: BIN_LOOPS(op_min(x, y)); break;
     case NOMA_MAX: BIN_LOOPS(op_max(x, y)); break;
@@ -136,10 +163,10 @@ static void un_row(int64_t op, double *restrict o, const double *restrict a, int
     switch (op) {
     case NOMA_NEG: UN_LOOP(-x); break;
     case NOMA_NOT: UN_LOOP(op_not(x)); break;
-    case NOMA_SIGMOID: UN_LOOP(op_sigmoid(x)); break;
+    case NOMA_SIGMOID: noma__vsigmoid(o, a, n); break;
     case NOMA_RELU: UN_LOOP(op_relu(x)); break;
-    case NOMA_TANH: UN_LOOP(tanh(x)); break;
-    case NOMA_EXP: UN_LOOP(exp(x)); break;
+    case NOMA_TANH: noma__vtanh(o, a, n); break;
+    case NOMA_EXP: noma__vexp(o, a, n); break;
     case NOMA_LOG: UN_LOOP(log(x)); break;
     case NOMA_SQRT: UN_LOOP(sqrt(x)); break;
     case NOMA_SIN: UN_LOOP(sin(x)); break;
@@ -220,6 +247,84 @@ static void strides4(const noma_tensor *t, const int64_t *D, int64_t *s) {
     }
 }
 
+/* element-wise ops on this many elements or more run on several threads
+ * (they are memory bound: two cores move more than one) */
+#define PARALLEL_BINARY_MIN 65536
+
+/* rows of a binary op: row r of the result (D[3] elements) combines a at
+ * offset(r, sa) and b at offset(r, sb), r = (i0 * D[1] + i1) * D[2] + i2 */
+typedef struct {
+    int64_t op;
+    double *o;
+    const double *a, *b;
+    const int64_t *D, *sa, *sb;
+    int64_t rows, chunk;
+} bin_job;
+
+static void bin_rows(const bin_job *j, int64_t lo, int64_t hi) {
+    if (lo >= hi) return;
+    const int64_t *D = j->D, *sa = j->sa, *sb = j->sb;
+    int64_t i2 = lo % D[2], i1 = (lo / D[2]) % D[1], i0 = lo / (D[2] * D[1]);
+    for (int64_t r = lo; r < hi; r++) {
+        const double *pa = j->a + i0 * sa[0] + i1 * sa[1] + i2 * sa[2];
+        const double *pb = j->b + i0 * sb[0] + i1 * sb[1] + i2 * sb[2];
+        bin_row(j->op, j->o + r * D[3], pa, sa[3], pb, sb[3], D[3], NULL);
+        if (++i2 == D[2]) {
+            i2 = 0;
+            if (++i1 == D[1]) {
+                i1 = 0;
+                i0++;
+            }
+        }
+    }
+}
+
+static void bin_part(void *arg, int part, int thread) {
+    (void)thread;
+    const bin_job *j = arg;
+    int64_t lo = part * j->chunk, hi = lo + j->chunk < j->rows ? lo + j->chunk : j->rows;
+    bin_rows(j, lo, hi);
+}
+
+/* rows x D[3] elements; in parallel when large (the values do not depend on the split) */
+static void bin_run(int64_t op, double *o, const double *a, const double *b, const int64_t *D,
+                    const int64_t *sa, const int64_t *sb, const noma_site *site) {
+    const int64_t rows = D[0] * D[1] * D[2], n = rows * D[3];
+    if (NOMA_UNLIKELY(op < NOMA_ADD || op > NOMA_NE))
+        noma_rt_error(site, "unknown binary operation %lld", (long long)op);
+    bin_job j = {.op = op, .o = o, .a = a, .b = b, .D = D, .sa = sa, .sb = sb, .rows = rows};
+    int threads = n >= PARALLEL_BINARY_MIN ? noma__num_threads() : 1;
+    if (threads > 1) {
+        int64_t parts = 4 * threads;
+        j.chunk = (rows + parts - 1) / parts;
+        parts = (rows + j.chunk - 1) / j.chunk;
+        if (parts > 1) {
+            noma__parallel((int)parts, threads, bin_part, &j);
+            return;
+        }
+    }
+    bin_rows(&j, 0, rows);
+}
+
+/* a contiguous operand of n elements (stride 1) or a single value (stride 0),
+ * as rows of up to 4096 elements so that large ones can be split */
+static void bin_flat(int64_t op, double *o, const double *a, int64_t sa, const double *b,
+                     int64_t sb, int64_t n, const noma_site *site) {
+    if (n < PARALLEL_BINARY_MIN) {
+        bin_row(op, o, a, sa, b, sb, n, site);
+        return;
+    }
+    enum { ROW = 4096 };
+    if (n % ROW) {  /* the tail first, then whole rows */
+        int64_t tail = n % ROW, head = n - tail;
+        bin_row(op, o + head, a + head * sa, sa, b + head * sb, sb, tail, site);
+        n = head;
+    }
+    const int64_t D[4] = {1, 1, n / ROW, ROW};
+    const int64_t A[4] = {0, 0, ROW * sa, sa}, B[4] = {0, 0, ROW * sb, sb};
+    bin_run(op, o, a, b, D, A, B, site);
+}
+
 noma_tensor *noma_rt_binary(int64_t op, noma_tensor *out, const noma_tensor *a,
                             const noma_tensor *b, const noma_site *site) {
     /* fast paths: same shape, or one operand a single value covering no new axes */
@@ -227,21 +332,21 @@ noma_tensor *noma_rt_binary(int64_t op, noma_tensor *out, const noma_tensor *a,
         int64_t n = noma__numel(a);
         double *o = noma__ensure(out, n, site);
         noma__set_shape(out, a->rank, a->dims);
-        bin_row(op, o, a->data, 1, b->data, 1, n, site);
+        bin_flat(op, o, a->data, 1, b->data, 1, n, site);
         return out;
     }
     if (b->rank <= a->rank && noma__numel(b) == 1) {
         int64_t n = noma__numel(a);
         double *o = noma__ensure(out, n, site);
         noma__set_shape(out, a->rank, a->dims);
-        bin_row(op, o, a->data, 1, b->data, 0, n, site);
+        bin_flat(op, o, a->data, 1, b->data, 0, n, site);
         return out;
     }
     if (a->rank <= b->rank && noma__numel(a) == 1) {
         int64_t n = noma__numel(b);
         double *o = noma__ensure(out, n, site);
         noma__set_shape(out, b->rank, b->dims);
-        bin_row(op, o, a->data, 0, b->data, 1, n, site);
+        bin_flat(op, o, a->data, 0, b->data, 1, n, site);
         return out;
     }
     const noma_tensor *ops[2] = {a, b};
@@ -254,21 +359,42 @@ noma_tensor *noma_rt_binary(int64_t op, noma_tensor *out, const noma_tensor *a,
     int64_t n = D[0] * D[1] * D[2] * D[3];
     double *o = noma__ensure(out, n, site);
     noma__set_shape(out, rank, dims);
-    for (int64_t i0 = 0; i0 < D[0]; i0++)
-        for (int64_t i1 = 0; i1 < D[1]; i1++)
-            for (int64_t i2 = 0; i2 < D[2]; i2++) {
-                const double *pa = a->data + i0 * sa[0] + i1 * sa[1] + i2 * sa[2];
-                const double *pb = b->data + i0 * sb[0] + i1 * sb[1] + i2 * sb[2];
-                bin_row(op, o, pa, sa[3], pb, sb[3], D[3], site);
-                o += D[3];
-            }
+    bin_run(op, o, a->data, b->data, D, sa, sb, site);
     return out;
 }
+
+typedef struct {
+    int64_t op, n, chunk;
+    double *o;
+    const double *a;
+} unary_job;
+
+static void unary_part(void *arg, int part, int thread) {
+    (void)thread;
+    const unary_job *j = arg;
+    int64_t lo = part * j->chunk, len = j->n - lo < j->chunk ? j->n - lo : j->chunk;
+    un_row(j->op, j->o + lo, j->a + lo, len);
+}
+
+/* exp, tanh and sigmoid of this many elements or more run on several threads */
+#define PARALLEL_UNARY_MIN 32768
 
 noma_tensor *noma_rt_unary(int64_t op, noma_tensor *out, const noma_tensor *a) {
     int64_t n = noma__numel(a);
     double *o = noma__ensure(out, n, NULL);
     noma__set_shape(out, a->rank, a->dims);
+    if (n >= PARALLEL_UNARY_MIN && (op == NOMA_TANH || op == NOMA_EXP || op == NOMA_SIGMOID)) {
+        int threads = noma__num_threads();
+        if (threads > 1) {
+            /* element-wise: the split (whole vectors of 4) changes nothing */
+            unary_job j = {.op = op, .n = n, .o = o, .a = a->data};
+            int parts = 4 * threads;
+            j.chunk = ((n + parts - 1) / parts + 3) / 4 * 4;
+            parts = (int)((n + j.chunk - 1) / j.chunk);
+            noma__parallel(parts, threads, unary_part, &j);
+            return out;
+        }
+    }
     un_row(op, o, a->data, n);
     return out;
 }
@@ -467,38 +593,6 @@ noma_tensor *noma_rt_reduce_like(noma_tensor *out, const noma_tensor *a,
 /* linear algebra                                                           */
 /* ======================================================================== */
 
-/* 4 (unaligned) doubles; GCC lowers it to whatever vectors the target has */
-typedef double v4d __attribute__((vector_size(32), aligned(8), may_alias));
-
-/* o[r][j0..j0+8) for rows r < R of a row block: acc = o (or 0 at k0 == 0), then
- * acc += A[r][kk] * B[kk][j] for kk in [k0, k1), in increasing kk: every element
- * sums its products in the same order as a plain i-k-j loop */
-#define MM_BLOCK(R)                                                                       \
-    static inline void mm_block_##R(double *restrict o, const double *restrict A,         \
-                                    const double *restrict P, int64_t n, int64_t k,       \
-                                    int64_t k0, int64_t k1) {                             \
-        v4d acc[R][2];                                                                    \
-        for (int r = 0; r < R; r++)                                                       \
-            for (int h = 0; h < 2; h++)                                                   \
-                acc[r][h] = k0 ? *(const v4d *)(o + r * n + 4 * h) : (v4d){0, 0, 0, 0};   \
-        for (int64_t kk = k0; kk < k1; kk++) {                                            \
-            const v4d b0 = *(const v4d *)(P + kk * 8), b1 = *(const v4d *)(P + kk * 8 + 4); \
-            for (int r = 0; r < R; r++) {                                                 \
-                const double x = A[r * k + kk];                                           \
-                const v4d av = {x, x, x, x};                                              \
-                acc[r][0] += av * b0;                                                     \
-                acc[r][1] += av * b1;                                                     \
-            }                                                                             \
-        }                                                                                 \
-        for (int r = 0; r < R; r++)                                                       \
-            for (int h = 0; h < 2; h++) *(v4d *)(o + r * n + 4 * h) = acc[r][h];          \
-    }
-MM_BLOCK(4)
-MM_BLOCK(1)
-
-static double *mm_pack;  /* the packed strip of B, kept between calls */
-static int64_t mm_pack_cap;
-
 noma_tensor *noma_rt_matmul(noma_tensor *out, const noma_tensor *a, const noma_tensor *b,
                             const noma_site *site) {
     if (a->rank != 2 || b->rank != 2 || a->dims[1] != b->dims[0]) {
@@ -509,54 +603,9 @@ noma_tensor *noma_rt_matmul(noma_tensor *out, const noma_tensor *a, const noma_t
     }
     int64_t m = a->dims[0], k = a->dims[1], n = b->dims[1];
     int64_t dims[2] = {m, n};
-    double *restrict o = noma__ensure(out, m * n, site);
+    double *o = noma__ensure(out, m * n, site);
     noma__set_shape(out, 2, dims);
-    const double *restrict A = a->data;
-    const double *restrict B = b->data;
-    if (k == 0 || m == 0 || n == 0) {
-        memset(o, 0, (size_t)(m * n) * sizeof(double));
-        return out;
-    }
-    /* strips of 8 columns of B, packed contiguously (no cache-set conflicts
-     * between its rows; the last strip zero-padded); 4x8 register blocks over
-     * k-blocks whose part of the strip (KB x 8 doubles) stays in L1 while every
-     * row block passes. A partial strip goes through a small 8-wide tile. */
-    enum { KB = 256 };
-    if (mm_pack_cap < 8 * k) {
-        free(mm_pack);
-        mm_pack = NULL;
-        mm_pack_cap = 0;
-        mm_pack = noma__xmalloc((size_t)(8 * k) * sizeof(double), site);
-        mm_pack_cap = 8 * k;
-    }
-    double *restrict P = mm_pack;
-    for (int64_t j0 = 0; j0 < n; j0 += 8) {
-        int64_t w = n - j0 < 8 ? n - j0 : 8;
-        for (int64_t kk = 0; kk < k; kk++)
-            for (int64_t j = 0; j < 8; j++) P[kk * 8 + j] = j < w ? B[kk * n + j0 + j] : 0.0;
-        for (int64_t k0 = 0; k0 < k; k0 += KB) {
-            int64_t k1 = k0 + KB < k ? k0 + KB : k;
-            int64_t i = 0;
-            if (w == 8) {
-                for (; i + 4 <= m; i += 4) mm_block_4(o + i * n + j0, A + i * k, P, n, k, k0, k1);
-                for (; i < m; i++) mm_block_1(o + i * n + j0, A + i * k, P, n, k, k0, k1);
-                continue;
-            }
-            double tile[4 * 8];
-            for (; i < m; i += 4) {
-                int64_t rows = m - i < 4 ? m - i : 4;
-                for (int64_t r = 0; r < rows; r++)
-                    for (int64_t j = 0; j < 8; j++)
-                        tile[r * 8 + j] = j < w ? o[(i + r) * n + j0 + j] : 0.0;
-                if (rows == 4) mm_block_4(tile, A + i * k, P, 8, k, k0, k1);
-                else
-                    for (int64_t r = 0; r < rows; r++)
-                        mm_block_1(tile + r * 8, A + (i + r) * k, P, 8, k, k0, k1);
-                for (int64_t r = 0; r < rows; r++)
-                    for (int64_t j = 0; j < w; j++) o[(i + r) * n + j0 + j] = tile[r * 8 + j];
-            }
-        }
-    }
+    noma__gemm(a->data, b->data, o, m, n, k, site);
     return out;
 }
 
@@ -579,6 +628,72 @@ double noma_rt_dot(const noma_tensor *a, const noma_tensor *b, const noma_site *
     return r;
 }
 
+/* o (c x r) = x (r x c) transposed: 32 x 32 tiles (both sides stay in L1),
+ * made of 4 x 4 blocks moved with vector shuffles */
+enum { TB = 32 };
+
+/* rows [lo, hi) of x (lo a multiple of TB) */
+static void transpose_rows(double *restrict o, const double *restrict x, int64_t r, int64_t c,
+                           int64_t lo, int64_t hi) {
+    for (int64_t i0 = lo; i0 < hi; i0 += TB) {
+        const int64_t i1 = i0 + TB < r ? i0 + TB : r;
+        const int64_t i4 = i0 + (i1 - i0) / 4 * 4;
+        for (int64_t j0 = 0; j0 < c; j0 += TB) {
+            const int64_t j1 = j0 + TB < c ? j0 + TB : c;
+            const int64_t j4 = j0 + (j1 - j0) / 4 * 4;
+            for (int64_t i = i0; i < i4; i += 4) {
+                for (int64_t j = j0; j < j4; j += 4) {
+                    const v4d r0 = *(const v4d *)(x + i * c + j);
+                    const v4d r1 = *(const v4d *)(x + (i + 1) * c + j);
+                    const v4d r2 = *(const v4d *)(x + (i + 2) * c + j);
+                    const v4d r3 = *(const v4d *)(x + (i + 3) * c + j);
+                    const v4d t0 = __builtin_shuffle(r0, r1, (v4i){0, 4, 2, 6});
+                    const v4d t1 = __builtin_shuffle(r0, r1, (v4i){1, 5, 3, 7});
+                    const v4d t2 = __builtin_shuffle(r2, r3, (v4i){0, 4, 2, 6});
+                    const v4d t3 = __builtin_shuffle(r2, r3, (v4i){1, 5, 3, 7});
+                    *(v4d *)(o + j * r + i) = __builtin_shuffle(t0, t2, (v4i){0, 1, 4, 5});
+                    *(v4d *)(o + (j + 1) * r + i) = __builtin_shuffle(t1, t3, (v4i){0, 1, 4, 5});
+                    *(v4d *)(o + (j + 2) * r + i) = __builtin_shuffle(t0, t2, (v4i){2, 3, 6, 7});
+                    *(v4d *)(o + (j + 3) * r + i) = __builtin_shuffle(t1, t3, (v4i){2, 3, 6, 7});
+                }
+                for (int64_t j = j4; j < j1; j++)
+                    for (int64_t ii = i; ii < i + 4; ii++) o[j * r + ii] = x[ii * c + j];
+            }
+            for (int64_t i = i4; i < i1; i++)
+                for (int64_t j = j0; j < j1; j++) o[j * r + i] = x[i * c + j];
+        }
+    }
+}
+
+typedef struct {
+    double *o;
+    const double *x;
+    int64_t r, c, rows;
+} transpose_job;
+
+static void transpose_part(void *arg, int part, int thread) {
+    (void)thread;
+    const transpose_job *j = arg;
+    int64_t lo = part * j->rows, hi = lo + j->rows < j->r ? lo + j->rows : j->r;
+    transpose_rows(j->o, j->x, j->r, j->c, lo, hi);
+}
+
+/* transposes of this many elements or more run on several threads */
+#define PARALLEL_TRANSPOSE_MIN 65536
+
+static void transpose_block(double *restrict o, const double *restrict x, int64_t r, int64_t c) {
+    int threads = r * c >= PARALLEL_TRANSPOSE_MIN && r >= 2 * TB ? noma__num_threads() : 1;
+    if (threads > 1) {
+        transpose_job j = {.o = o, .x = x, .r = r, .c = c};
+        int64_t parts = 4 * threads;
+        j.rows = ((r + parts - 1) / parts + TB - 1) / TB * TB;
+        parts = (r + j.rows - 1) / j.rows;
+        noma__parallel((int)parts, threads, transpose_part, &j);
+        return;
+    }
+    transpose_rows(o, x, r, c, 0, r);
+}
+
 noma_tensor *noma_rt_transpose(noma_tensor *out, const noma_tensor *a, const noma_site *site) {
     if (a->rank != 2) {
         char s1[NOMA__SHAPE_BUF];
@@ -589,15 +704,22 @@ noma_tensor *noma_rt_transpose(noma_tensor *out, const noma_tensor *a, const nom
     int64_t dims[2] = {c, r};
     double *restrict o = noma__ensure(out, r * c, site);
     noma__set_shape(out, 2, dims);
-    const double *restrict x = a->data;
-    enum { TB = 32 };
-    for (int64_t i0 = 0; i0 < r; i0 += TB)
-        for (int64_t j0 = 0; j0 < c; j0 += TB) {
-            int64_t i1 = i0 + TB < r ? i0 + TB : r, j1 = j0 + TB < c ? j0 + TB : c;
-            for (int64_t i = i0; i < i1; i++)
-                for (int64_t j = j0; j < j1; j++) o[j * r + i] = x[i * c + j];
-        }
+    transpose_block(o, a->data, r, c);
     return out;
+}
+
+static double *scratch;  /* kept between calls */
+static int64_t scratch_cap;
+
+static double *softmax_scratch(int64_t n) {
+    if (scratch_cap < n) {
+        free(scratch);
+        scratch = NULL;
+        scratch_cap = 0;
+        scratch = noma__xmalloc((size_t)n * sizeof(double), NULL);
+        scratch_cap = n;
+    }
+    return scratch;
 }
 
 noma_tensor *noma_rt_softmax(noma_tensor *out, const noma_tensor *a, int64_t log_) {
@@ -607,7 +729,9 @@ noma_tensor *noma_rt_softmax(noma_tensor *out, const noma_tensor *a, int64_t log
     noma__set_shape(out, a->rank, a->dims);
     if (last == 0) return out;
     const double *restrict x = a->data;
-    for (int64_t r = 0; r < n / last; r++) {
+    const int64_t rows = n / last;
+    /* o = x - max of the row (NaN if the row has one), then exp of all at once */
+    for (int64_t r = 0; r < rows; r++) {
         const double *restrict xr = x + r * last;
         double *restrict orow = o + r * last;
         double m = -INFINITY;
@@ -616,12 +740,22 @@ noma_tensor *noma_rt_softmax(noma_tensor *out, const noma_tensor *a, int64_t log
                 m = xr[j];
                 if (isnan(m)) break;
             }
-        for (int64_t j = 0; j < last; j++) orow[j] = exp(xr[j] - m);
-        double s = sum_of(orow, last);
-        if (log_) {
-            double ls = log(s);
-            for (int64_t j = 0; j < last; j++) orow[j] = (xr[j] - m) - ls;
-        } else {
+        for (int64_t j = 0; j < last; j++) orow[j] = xr[j] - m;
+    }
+    if (log_) {
+        /* (x - m) - log(sum exp(x - m)); the exps go to scratch memory */
+        double *restrict e = softmax_scratch(n);
+        noma__vexp(e, o, n);
+        for (int64_t r = 0; r < rows; r++) {
+            double *restrict orow = o + r * last;
+            const double ls = log(sum_of(e + r * last, last));
+            for (int64_t j = 0; j < last; j++) orow[j] = orow[j] - ls;
+        }
+    } else {
+        noma__vexp(o, o, n);
+        for (int64_t r = 0; r < rows; r++) {
+            double *restrict orow = o + r * last;
+            const double s = sum_of(orow, last);
             for (int64_t j = 0; j < last; j++) orow[j] = orow[j] / s;
         }
     }
