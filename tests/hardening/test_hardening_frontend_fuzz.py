@@ -26,6 +26,7 @@ import random
 import re
 import shutil
 from collections.abc import Iterator
+from functools import cache
 from io import StringIO
 from pathlib import Path
 
@@ -193,7 +194,7 @@ def event(what: str) -> None:
 def check_report(e: NomaError, text: str) -> None:
     report = e.format()
     assert report.startswith("error: ") and len(report) > len("error: "), report
-    if e.loc is not None and e.loc.file == "fuzz.noma":
+    if e.loc is not None and e.loc.file in ("fuzz.noma", "fuzz.mlir"):
         assert 1 <= e.loc.line <= text.count("\n") + 1, report
         assert e.loc.col >= 1, report
 
@@ -255,6 +256,65 @@ def test_random_text(workdir: Path, text: str) -> None:
 @given(text=mutated_programs())
 def test_mutated_conformance_programs(workdir: Path, text: str) -> None:
     compile_and_run(text, workdir)
+
+
+IR_SEEDS = ("xor_grow", "control_flow", "safetensors_roundtrip", "realloc_in_optimize",
+            "batch_loop", "train_softmax_fn", "indexed_store")  # fmt: skip
+IR_VOCAB = (
+    "f64", "i1", "i64", "tensor<?xf64>", "tensor<2x?xf64>", "tensor<*xf64>", "!noma.mem.buffer<1>",
+    "%0", "%1", "%arg0", "^bb0", "{", "}", "(", ")", "[", "]", "<", ">", ":", ",", "=", "->",
+    "noma.tensor.add", "noma.tensor.matmul", "noma.mem.realloc", "noma.train.optimize",
+    "noma.train.minimize", "scf.yield", "scf.while", "func.return", "func.call @main",
+    "arith.constant", '"noma.tensor.add"', "0", "-1", "1e400", "0x7FF8000000000000", '"x"',
+    "dense<1.0>", "loc(", "#loc", "attributes {noma.entry = \"nope\"}", "@main",
+)  # fmt: skip
+_IR_PIECE = re.compile(r'\s+|"(?:\\.|[^"\\])*"|%[\w.#]+|@[\w."]+|\^\w+|[\w.]+|->|.', re.DOTALL)
+
+
+@cache
+def ir_texts() -> list[str]:
+    """The printed IR (custom and generic form) of a few conformance programs."""
+    texts = []
+    for name in IR_SEEDS:
+        module = driver.parse_source(driver.Source(name + ".noma", SOURCES[name + ".noma"], "noma"))
+        for generic in (False, True):
+            texts.append(driver.print_module(module, driver.PrintOptions(generic=generic)))
+    return texts
+
+
+@st.composite
+def mutated_ir(draw: st.DrawFn) -> str:
+    parts = _IR_PIECE.findall(draw(st.sampled_from(ir_texts())))
+    for _ in range(draw(st.integers(1, 3))):
+        i = draw(st.integers(0, len(parts) - 1))
+        kind = draw(st.sampled_from(["delete", "replace", "insert", "swap"]))
+        if kind == "delete":
+            del parts[i]
+        elif kind == "replace":
+            parts[i] = draw(st.sampled_from(IR_VOCAB))
+        elif kind == "insert":
+            parts.insert(i, draw(st.sampled_from(IR_VOCAB)))
+        else:
+            j = draw(st.integers(0, len(parts) - 1))
+            parts[i], parts[j] = parts[j], parts[i]
+    return "".join(parts)
+
+
+@fuzz(100)
+@given(text=mutated_ir())
+def test_mutated_ir_text(text: str) -> None:
+    """`nomac prog.mlir`: hand-written (here: mutated) IR is user input too. Parsing,
+    verifying and the default pipeline end in success or a NomaError."""
+    try:
+        with time_limit(COMPILE_LIMIT_S):
+            module = driver.parse_source(driver.Source("fuzz.mlir", text, "mlir"))
+            driver.run_passes(module, driver.default_pipeline(), verify_each=True)
+        event("IR accepted")
+    except NomaError as e:
+        check_report(e, text)
+        event("IR rejected")
+    except Hang:
+        pytest.fail(f"compiling took longer than {COMPILE_LIMIT_S} s:\n{text}")
 
 
 def test_every_conformance_program_compiles_or_reports(workdir: Path) -> None:
