@@ -266,9 +266,7 @@ learn w = rand_normal_tensor(0, 1, 3e9 * one); // <-
 #: Known problems of the native backends, reported to their owners: case ->
 #: why. These cases are not run natively (a hang would cost its timeout);
 #: remove the entry once fixed.
-NATIVE_XFAIL = {
-    "batch_size_zero": "compiled code loops forever on empty blocks when the batch size is < 1",
-}
+NATIVE_XFAIL: dict[str, str] = {}
 
 SUITES = {
     "runtime": SelectorProgram(tuple(RUNTIME_CASES)),

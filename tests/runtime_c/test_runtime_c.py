@@ -683,8 +683,7 @@ def test_index_insert_slice_dim(rt: Runtime) -> None:
         (1, 3, m[1:3]),
         (-5, 2.7, m[0:2]),
         (2, 99, m[2:]),
-        (2, 1, m[2:1]),
-    ]:
+    ]:  # an empty block inside the tensor is an error, as in the interpreter (batch size < 1)
         rt.slice(ctypes.byref(out), t, float(start), float(stop), None)
         assert rt.array(out).shape == want_rows.shape
         assert rt.array(out).tolist() == want_rows.tolist()

@@ -807,6 +807,8 @@ noma_tensor *noma_rt_slice(noma_tensor *out, const noma_tensor *a, double start,
     if (a->rank == 0) noma_rt_error(site, "cannot slice a scalar");
     int64_t n = a->dims[0];
     int64_t lo = slice_bound(start, n, site), hi = slice_bound(stop, n, site);
+    if (hi <= lo && lo < n) /* `batch` blocks [start, start + size): size < 1 would loop forever */
+        noma_rt_error(site, "batch size must be >= 1, got %.10g", trunc(stop) - trunc(start));
     if (hi < lo) hi = lo;
     int64_t row = 1;
     for (int64_t k = 1; k < a->rank; k++) row *= a->dims[k];
