@@ -4,12 +4,12 @@ the pure-Python runtime (noma/backend/runtime) and numpy."""
 from __future__ import annotations
 
 import ctypes
-from fractions import Fraction
 import json
 import math
 import os
 import struct
 import subprocess
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -313,7 +313,7 @@ def _ulps(got: np.ndarray, x: np.ndarray, name: str) -> np.ndarray:
     }[name]
     out = []
     with mpmath.workprec(120):
-        for g, v in zip(got.tolist(), x.tolist()):
+        for g, v in zip(got.tolist(), x.tolist(), strict=True):
             ref = f(mpmath.mpf(v))
             out.append(float(abs(mpmath.mpf(g) - ref)) / float(np.spacing(abs(float(ref)))))
     return np.array(out)
