@@ -20,6 +20,10 @@ from pathlib import Path
 
 from xdsl.passes import ModulePass
 
+# scripts/ is not on sys.path when tests/test_docs.py loads this file by path
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _docgen import write_or_check
+
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "docs" / "passes.md"
 
@@ -129,14 +133,7 @@ def render() -> str:
 
 
 def main(argv: list[str]) -> int:
-    text = render()
-    if "--check" in argv:
-        if not OUTPUT.exists() or OUTPUT.read_text(encoding="utf-8") != text:
-            print(f"{OUTPUT} is out of date: run python scripts/gen_pass_docs.py")
-            return 1
-        return 0
-    OUTPUT.write_text(text, encoding="utf-8")
-    return 0
+    return write_or_check(OUTPUT, render(), argv, __file__)
 
 
 if __name__ == "__main__":

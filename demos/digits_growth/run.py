@@ -21,8 +21,6 @@ Needs matplotlib (`pip install -e '.[demos]'`).
 
 from __future__ import annotations
 
-import argparse
-import csv
 import os
 import re
 import statistics
@@ -30,13 +28,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # demos/: demo_support.py
+import demo_support as demo
+
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
-BENCH = REPO.parent / "shared" / "bench"
+BENCH = demo.REPO.parent / "shared" / "bench"
 DATA = [BENCH / "data" / "digits_X.csv", BENCH / "data" / "digits_Y.csv"]
 GROWTH_STEP = 150
 TOTAL_STEPS = 300
@@ -63,56 +63,15 @@ class Run:
     acc: list[float]  # the same for the training accuracy
 
 
-def nomac(args: Sequence[str], cwd: Path) -> tuple[subprocess.CompletedProcess[str], float]:
-    """`nomac ARGS` (this checkout) and its wall time in seconds."""
-    environ = dict(os.environ)
-    environ["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(REPO), environ.get("PYTHONPATH", "")) if p
-    )
-    start = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, "-m", "noma.cli", *args],
-        cwd=cwd,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    return proc, time.perf_counter() - start
-
-
-def jit_works(work: Path) -> bool:
-    program = work / "probe.noma"
-    program.write_text("fn main() { print(1 + 1); }\n")
-    proc, _ = nomac(["run", str(program), "--backend", "jit"], work)
-    return proc.returncode == 0 and proc.stdout == "2\n"
-
-
 def read_csv_numbers(path: Path) -> list[float]:
     return [float(x) for x in path.read_text().replace("\n", ",").split(",") if x.strip()]
 
 
 def run_noma(variant: str, seed: int, backend: str, work: Path) -> Run:
-    folder = work / f"{variant}_{seed}"
-    folder.mkdir()
-    for data in DATA:
-        os.symlink(data, folder / data.name)
-    log = folder / "loss.csv"
-    program = str(HERE / f"{variant}.noma")
-    args = ["run", program, "--seed", str(seed), "--backend", backend, "--loss-log", str(log)]
-    proc, wall = nomac(args, folder)
-    if proc.returncode != 0:
-        raise SystemExit(f"{variant} seed {seed} failed:\n{proc.stderr}")
-    with open(log, newline="") as f:
-        loss = [float(row["loss"]) for row in csv.DictReader(f)]
-    if not loss:  # a backend that does not log yet: the interpreter gives the same numbers
-        args[args.index("--backend") + 1] = "interp"
-        proc, _ = nomac(args, folder)
-        with open(log, newline="") as f:
-            loss = [float(row["loss"]) for row in csv.DictReader(f)]
-    final = read_csv_numbers(folder / "final_loss.csv")[0]
-    acc = read_csv_numbers(folder / "accuracy.csv")
-    return Run(variant, seed, final, acc[-1], wall, [*loss, final], acc)
+    run = demo.run_logged(HERE / f"{variant}.noma", seed, backend, work, links=DATA, timeout=900)
+    final = read_csv_numbers(run.folder / "final_loss.csv")[0]
+    acc = read_csv_numbers(run.folder / "accuracy.csv")
+    return Run(variant, seed, final, acc[-1], run.wall_s, [*run.losses, final], acc)
 
 
 def numpy_baseline(notes: list[str]) -> tuple[float, float] | None:
@@ -142,13 +101,6 @@ def numpy_baseline(notes: list[str]) -> tuple[float, float] | None:
 def first(values: list[float], ok: Callable[[float], bool]) -> int | None:
     """The first step whose value is `ok`."""
     return next((k for k, x in enumerate(values) if ok(x)), None)
-
-
-def med_steps(values: list[int | None]) -> str:
-    reached = [v for v in values if v is not None]
-    if not reached:
-        return f"never (0/{len(values)})"
-    return f"{statistics.median(reached):g} ({len(reached)}/{len(values)})"
 
 
 def mean_sd(values: list[float], fmt: str) -> str:
@@ -185,8 +137,8 @@ def report(
         lines.append(
             f"| {variant} | {what} | {mean_sd([r.final_loss for r in rs], '.4g')} | "
             f"{mean_sd([r.final_acc for r in rs], '.4f')} | {jump[0]:.4g} → {jump[1]:.4g} | "
-            f"{med_steps([first(r.acc, lambda a: a >= ACC_TARGET) for r in rs])} | "
-            f"{med_steps([first(r.loss, lambda x: x < LOSS_TARGET) for r in rs])} | "
+            f"{demo.steps_summary([first(r.acc, lambda a: a >= ACC_TARGET) for r in rs])} | "
+            f"{demo.steps_summary([first(r.loss, lambda x: x < LOSS_TARGET) for r in rs])} | "
             f"{statistics.median(r.wall_s for r in rs):.1f} |"
         )
     large0 = next((r for r in runs if r.variant == "large" and r.seed == 0), None)
@@ -203,19 +155,11 @@ def report(
             f"| NumPy baseline | {baseline[0]:.17g} | {baseline[1]:.6f} |",
             f"| difference | {abs(loss200 - baseline[0]):.2g} | {abs(acc200 - baseline[1]):.2g} |",
         ]
-    if notes:
-        lines += ["", "Notes:", ""] + [f"- {n}" for n in notes]
-    return "\n".join(lines) + "\n"
+    return demo.with_notes(lines, notes)
 
 
 def plot(runs: list[Run], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(13, 5))
-    colors = dict(zip(VARIANTS, plt.rcParams["axes.prop_cycle"].by_key()["color"], strict=False))
+    fig, (ax_loss, ax_acc), colors = demo.figure(VARIANTS)
     for variant in VARIANTS:
         rs = [r for r in runs if r.variant == variant]
         if not rs:
@@ -223,16 +167,7 @@ def plot(runs: list[Run], path: Path) -> None:
         for ax, series in ((ax_loss, [r.loss for r in rs]), (ax_acc, [r.acc for r in rs])):
             steps = list(range(min(len(s) for s in series)))
             cols = [[s[k] for s in series] for k in steps]
-            ax.plot(
-                steps, [statistics.median(c) for c in cols], label=variant, color=colors[variant]
-            )
-            ax.fill_between(
-                steps,
-                [min(c) for c in cols],
-                [max(c) for c in cols],
-                color=colors[variant],
-                alpha=0.15,
-            )
+            demo.plot_band(ax, steps, cols, variant, colors[variant])
     ax_loss.set_yscale("log")
     ax_loss.set_ylabel("training loss (cross-entropy)")
     ax_acc.set_ylabel("training accuracy")
@@ -243,35 +178,31 @@ def plot(runs: list[Run], path: Path) -> None:
         ax.legend(fontsize=8)
     seeds = len({r.seed for r in runs})
     fig.suptitle(f"Digits MLP, hidden 16 → 128 at step {GROWTH_STEP} (median of {seeds} seeds)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    demo.save_figure(fig, path)
 
 
 def write_tables(runs: list[Run], results: Path) -> None:
-    with open(results / "runs.csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["variant", "seed", "final_loss", "final_accuracy", "wall_s"])
-        for r in runs:
-            w.writerow(
-                [r.variant, r.seed, repr(r.final_loss), repr(r.final_acc), f"{r.wall_s:.2f}"]
-            )
-    with open(results / "curves.csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["variant", "seed", "step", "loss", "accuracy"])
-        for r in runs:
-            w.writerows(
-                [r.variant, r.seed, k, repr(loss), repr(acc)]
-                for k, (loss, acc) in enumerate(zip(r.loss, r.acc, strict=True))
-            )
+    demo.write_csv(
+        results / "runs.csv",
+        ["variant", "seed", "final_loss", "final_accuracy", "wall_s"],
+        (
+            [r.variant, r.seed, repr(r.final_loss), repr(r.final_acc), f"{r.wall_s:.2f}"]
+            for r in runs
+        ),
+    )
+    demo.write_csv(
+        results / "curves.csv",
+        ["variant", "seed", "step", "loss", "accuracy"],
+        (
+            [r.variant, r.seed, k, repr(loss), repr(acc)]
+            for r in runs
+            for k, (loss, acc) in enumerate(zip(r.loss, r.acc, strict=True))
+        ),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (default 3)")
-    ap.add_argument("--backend", choices=["auto", "interp", "jit"], default="auto",
-                    help="auto: jit when it works here, else interp")  # fmt: skip
-    ap.add_argument("--variants", nargs="*", default=list(VARIANTS), choices=list(VARIANTS))
+    ap = demo.parser(__doc__, 3, VARIANTS)
     ap.add_argument("--no-baseline", action="store_true", help="skip the NumPy check")
     ap.add_argument("--results", type=Path, default=HERE / "results")
     args = ap.parse_args(argv)
@@ -284,10 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     notes: list[str] = []
     with tempfile.TemporaryDirectory(prefix="noma_digits_demo_") as tmp:
         work = Path(tmp)
-        backend = args.backend
-        if backend == "auto":
-            backend = "jit" if jit_works(work) else "interp"
-        print(f"backend: {backend}", flush=True)
+        backend = demo.pick_backend(args.backend, work)
         runs = []
         for variant in args.variants:
             for seed in range(args.seeds):
@@ -298,11 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     baseline = None if args.no_baseline else numpy_baseline(notes)
     write_tables(runs, args.results)
     plot(runs, args.results / "curves.png")
-    text = report(runs, backend, baseline, notes)
-    (args.results / "results.md").write_text(text, encoding="utf-8")
-    print(text)
-    print(f"wrote {args.results}/ in {time.perf_counter() - start:.0f} s")
-    return 0
+    return demo.write_report(args.results, report(runs, backend, baseline, notes), start)
 
 
 if __name__ == "__main__":

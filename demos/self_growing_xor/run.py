@@ -21,7 +21,6 @@ report says so. Needs matplotlib (`pip install -e '.[demos]'`).
 
 from __future__ import annotations
 
-import argparse
 import csv
 import importlib.util
 import json
@@ -32,13 +31,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # demos/: demo_support.py
+import demo_support as demo
+
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
-BASELINES = REPO.parent / "shared" / "bench" / "baselines"
+BASELINES = demo.REPO.parent / "shared" / "bench" / "baselines"
 THRESHOLD = 0.002
 GROWTH_STEP = 200
 TOTAL_STEPS = 320
@@ -80,64 +80,14 @@ class BaselineRun:
 # ----------------------------------------------------------------- NOMA
 
 
-def nomac(args: Sequence[str], cwd: Path) -> tuple[subprocess.CompletedProcess[str], float]:
-    """`nomac ARGS` (this checkout) and its wall time in seconds."""
-    environ = dict(os.environ)
-    environ["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(REPO), environ.get("PYTHONPATH", "")) if p
-    )
-    start = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, "-m", "noma.cli", *args],
-        cwd=cwd,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    return proc, time.perf_counter() - start
-
-
-def jit_works(work: Path) -> bool:
-    program = work / "probe.noma"
-    program.write_text("fn main() { print(1 + 1); }\n")
-    proc, _ = nomac(["run", str(program), "--backend", "jit"], work)
-    return proc.returncode == 0 and proc.stdout == "2\n"
-
-
-def read_loss_log(path: Path) -> Curve:
-    """The loss after k updates for k = 0, 1, ... over all loops of the run
-    (every program here ends its loops by max_iterations, so each logged
-    iteration is followed by one update)."""
-    curve: Curve = []
-    with open(path, newline="") as f:
-        for row in csv.DictReader(f):
-            curve.append((len(curve), float(row["loss"])))
-    return curve
-
-
 def run_noma(variant: str, seed: int, backend: str, work: Path) -> NomaRun:
     """One run, in its own folder (the program writes final_loss.csv there)."""
-    program = str(HERE / f"{variant}.noma")
-    folder = work / f"{variant}_{seed}"
-    folder.mkdir()
-    log = folder / "loss.csv"
-    args = ["run", program, "--seed", str(seed), "--backend", backend, "--loss-log", str(log)]
-    proc, wall = nomac(args, folder)
-    if proc.returncode != 0:
-        raise SystemExit(f"{variant} seed {seed} failed:\n{proc.stderr}")
-    lines = proc.stdout.split()
-    final = float((folder / "final_loss.csv").read_text())  # %.17g; stdout has %.10g
-    curve, curve_backend = read_loss_log(log), backend
-    if not curve:  # this backend does not log yet: the interpreter computes the same numbers
-        args[args.index("--backend") + 1] = "interp"
-        again, _ = nomac(args, folder)
-        if again.returncode != 0:
-            raise SystemExit(f"{variant} seed {seed} (interp) failed:\n{again.stderr}")
-        curve, curve_backend = read_loss_log(log), "interp"
-    curve.append((len(curve), final))  # the fresh forward pass after the last update
-    grown = int(float(lines[0])) if variant == "plateau" else None
-    return NomaRun(variant, seed, final, wall, curve, curve_backend, grown)
+    run = demo.run_logged(HERE / f"{variant}.noma", seed, backend, work)
+    final = float((run.folder / "final_loss.csv").read_text())  # %.17g; stdout has %.10g
+    # the losses after k updates, then the fresh forward pass after the last update
+    curve: Curve = [*enumerate(run.losses), (len(run.losses), final)]
+    grown = int(float(run.stdout.split()[0])) if variant == "plateau" else None
+    return NomaRun(variant, seed, final, run.wall_s, curve, run.losses_backend, grown)
 
 
 #: Times `reps` runs of one compiled program in a fresh process (stdout, where
@@ -171,10 +121,6 @@ def run_time_ms(variant: str, backend: str, work: Path, reps: int) -> float:
     folder = work / f"timing_{variant}"
     folder.mkdir()
     out = folder / "times.json"
-    environ = dict(os.environ)
-    environ["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(REPO), environ.get("PYTHONPATH", "")) if p
-    )
     cmd = [
         sys.executable,
         "-c",
@@ -184,7 +130,7 @@ def run_time_ms(variant: str, backend: str, work: Path, reps: int) -> float:
         str(reps),
         str(out),
     ]
-    subprocess.run(cmd, cwd=folder, env=environ, check=True, stdout=subprocess.DEVNULL,
+    subprocess.run(cmd, cwd=folder, env=demo.checkout_env(), check=True, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL, timeout=600)  # fmt: skip
     return statistics.median(json.loads(out.read_text())) * 1000.0
 
@@ -268,13 +214,6 @@ def steps_to(curve: Curve, threshold: float = THRESHOLD) -> int | None:
     return next((step for step, loss in curve if loss < threshold), None)
 
 
-def summarize_steps(values: list[int | None]) -> str:
-    reached = [v for v in values if v is not None]
-    if not reached:
-        return f"never (0/{len(values)})"
-    return f"{statistics.median(reached):g} ({len(reached)}/{len(values)} reached)"
-
-
 def report(
     runs: list[NomaRun],
     run_ms: dict[str, float],
@@ -308,7 +247,7 @@ def report(
         sd = statistics.stdev(finals) if len(finals) > 1 else 0.0
         lines.append(
             f"| {variant} | {what} | {seed0:.6g} | {statistics.mean(finals):.4g} ± {sd:.2g} | "
-            f"{summarize_steps([steps_to(r.curve) for r in rs])} | "
+            f"{demo.steps_summary([steps_to(r.curve) for r in rs], ' reached')} | "
             f"{statistics.median(r.wall_s for r in rs):.2f} | "
             f"{run_ms.get(variant, float('nan')):.3g} |"
         )
@@ -347,19 +286,11 @@ def report(
             f"the `{backend}` backend wrote no loss log rows, so the curves come from "
             "interpreter runs of the same programs and seeds (same numbers)"
         )
-    if notes:
-        lines += ["", "Notes:", ""] + [f"- {n}" for n in notes]
-    return "\n".join(lines) + "\n"
+    return demo.with_notes(lines, notes)
 
 
 def plot(runs: list[NomaRun], baselines: list[BaselineRun], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5), sharey=True)
-    colors = dict(zip(VARIANTS, plt.rcParams["axes.prop_cycle"].by_key()["color"], strict=False))
+    fig, (left, right), colors = demo.figure(VARIANTS, sharey=True)
     for r in runs:
         if r.seed == 0:
             steps, losses = zip(*r.curve, strict=True)
@@ -386,16 +317,7 @@ def plot(runs: list[NomaRun], baselines: list[BaselineRun], path: Path) -> None:
         n = min(len(c) for c in curves)
         steps = [curves[0][i][0] for i in range(n)]
         columns = [[c[i][1] for c in curves] for i in range(n)]
-        right.plot(
-            steps, [statistics.median(c) for c in columns], label=variant, color=colors[variant]
-        )
-        right.fill_between(
-            steps,
-            [min(c) for c in columns],
-            [max(c) for c in columns],
-            alpha=0.15,
-            color=colors[variant],
-        )
+        demo.plot_band(right, steps, columns, variant, colors[variant])
     seeds = len({r.seed for r in runs})
     right.set_title(f"median over {seeds} seeds (band: min to max)")
     for ax in (left, right):
@@ -406,37 +328,40 @@ def plot(runs: list[NomaRun], baselines: list[BaselineRun], path: Path) -> None:
         ax.legend(fontsize=7)
     left.set_ylabel("loss (mean squared error)")
     fig.suptitle("Self-growing XOR: 2 → 16 hidden units")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    demo.save_figure(fig, path)
 
 
 def write_tables(runs: list[NomaRun], results: Path) -> None:
-    with open(results / "runs.csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["variant", "seed", "final_loss", "steps_to_0.002", "wall_s", "grown_at"])
-        for r in runs:
-            reached = steps_to(r.curve)
-            w.writerow(
-                [r.variant, r.seed, repr(r.final_loss), "" if reached is None else reached,
-                 f"{r.wall_s:.3f}", "" if r.grown_at is None else r.grown_at]
-            )  # fmt: skip
-    with open(results / "curves.csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["variant", "seed", "step", "loss"])
-        for r in runs:
-            w.writerows([r.variant, r.seed, step, repr(loss)] for step, loss in r.curve)
+    def blank_if_none(x: int | None) -> int | str:
+        return "" if x is None else x
+
+    demo.write_csv(
+        results / "runs.csv",
+        ["variant", "seed", "final_loss", "steps_to_0.002", "wall_s", "grown_at"],
+        (
+            [
+                r.variant,
+                r.seed,
+                repr(r.final_loss),
+                blank_if_none(steps_to(r.curve)),
+                f"{r.wall_s:.3f}",
+                blank_if_none(r.grown_at),
+            ]
+            for r in runs
+        ),
+    )
+    demo.write_csv(
+        results / "curves.csv",
+        ["variant", "seed", "step", "loss"],
+        ([r.variant, r.seed, step, repr(loss)] for r in runs for step, loss in r.curve),
+    )
 
 
 # ----------------------------------------------------------------- main
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 (default 5)")
-    ap.add_argument("--backend", choices=["auto", "interp", "jit"], default="auto",
-                    help="auto: jit when it works here, else interp")  # fmt: skip
-    ap.add_argument("--variants", nargs="*", default=list(VARIANTS), choices=list(VARIANTS))
+    ap = demo.parser(__doc__, 5, VARIANTS)
     ap.add_argument("--no-baselines", action="store_true", help="skip ../shared/bench")
     ap.add_argument("--results", type=Path, default=HERE / "results")
     args = ap.parse_args(argv)
@@ -446,12 +371,9 @@ def main(argv: list[str] | None = None) -> int:
     notes: list[str] = []
     with tempfile.TemporaryDirectory(prefix="noma_xor_demo_") as tmp:
         work = Path(tmp)
-        backend = args.backend
-        if backend == "auto":
-            backend = "jit" if jit_works(work) else "interp"
-            if backend == "interp":
-                notes.append("`--backend jit` does not work here; the interpreter ran everything")
-        print(f"backend: {backend}", flush=True)
+        backend = demo.pick_backend(args.backend, work)
+        if args.backend == "auto" and backend == "interp":
+            notes.append("`--backend jit` does not work here; the interpreter ran everything")
         runs = []
         for variant in args.variants:
             for seed in range(args.seeds):
@@ -466,11 +388,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  baseline {b.impl:6s} {b.variant:9s}: final loss {b.final_loss:.6g}")
     write_tables(runs, args.results)
     plot(runs, baselines, args.results / "loss_curves.png")
-    text = report(runs, run_ms, baselines, backend, notes)
-    (args.results / "results.md").write_text(text, encoding="utf-8")
-    print(text)
-    print(f"wrote {args.results}/ in {time.perf_counter() - start:.0f} s")
-    return 0
+    return demo.write_report(args.results, report(runs, run_ms, baselines, backend, notes), start)
 
 
 if __name__ == "__main__":
