@@ -103,7 +103,10 @@ def interruptible(action: Callable[[], int]) -> int:
 def _native_sigint(backend: str) -> Iterator[None]:
     """While native code runs (the JIT), Python's SIGINT handler would only set
     a flag that nothing checks, and Ctrl-C would be ignored: restore the
-    default action, so that Ctrl-C ends the process (status 130 in a shell)."""
+    default action, so that Ctrl-C ends the process. While the program runs,
+    the C runtime (`noma_rt_run`) replaces a default action by its own
+    handler, which prints `interrupted` and exits with status 130, like
+    `interruptible` (and executables) do."""
     if backend == "interp" or threading.current_thread() is not threading.main_thread():
         yield
         return

@@ -609,7 +609,8 @@ def _run_jit(
 ) -> int:
     """The JIT. `--loss-log` and `--progress` reach its C runtime through the
     environment variables `NOMA_LOSS_LOG` (the file to append rows to) and
-    `NOMA_PROGRESS`; the rows go to FILE.tmp, renamed to FILE at the end."""
+    `NOMA_PROGRESS`; the rows go to FILE.tmp, renamed to FILE at the end (the
+    runtime closes the file when the run ends)."""
     from noma.backend.jit import compile_jit
     from noma.backend.train_monitor import HEADER, tmp_path_for
     from noma.dialects.train import OptimizeOp
@@ -619,7 +620,7 @@ def _run_jit(
     env: dict[str, str] = {}
     tmp = None
     if training.loss_log is not None:
-        tmp = _jit_log_tmp(tmp_path_for(training.loss_log))
+        tmp = tmp_path_for(training.loss_log)
         _create_empty(tmp, training.loss_log)  # the runtime appends, with the header if empty
         env["NOMA_LOSS_LOG"] = os.path.abspath(tmp)
     if training.progress:
@@ -638,22 +639,6 @@ def _run_jit(
                 Path(tmp).write_text(HEADER, encoding="utf-8")
             os.replace(tmp, training.loss_log)
     return status
-
-
-#: Temporary loss-log paths handed to the C runtime in this process.
-_JIT_LOG_PATHS: set[str] = set()
-
-
-def _jit_log_tmp(tmp: str) -> str:
-    """`tmp`, or a fresh variant of it when this process used it before: the C
-    runtime keeps its loss-log file open after a run, and would go on
-    appending to the (since renamed) old file if it saw the same path again."""
-    path, k = tmp, 0
-    while os.path.abspath(path) in _JIT_LOG_PATHS:
-        k += 1
-        path = f"{tmp}{k}"
-    _JIT_LOG_PATHS.add(os.path.abspath(path))
-    return path
 
 
 def _create_empty(path: str, name: str) -> None:

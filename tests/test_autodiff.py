@@ -17,7 +17,7 @@ and the weight tensors `%K23 %K3 %K2 %K21 %K22 %K32 %K13 %K5 %K234` are in scope
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import pytest
@@ -443,6 +443,19 @@ def test_axis_reduction_rank3(axis: int, rshape: tuple[int, int]) -> None:
 def test_matmul() -> None:
     body = "%p = noma.tensor.matmul %a, %b : (!M, !M) -> !M\n" + weighted("p", "!M", "K22")
     check(body, a=MIXED, b=B.T.copy())
+
+
+@pytest.mark.parametrize(
+    ("flags", "a", "b"),
+    [
+        ("{transpose_lhs}", lambda: MIXED.T.copy(), lambda: B.T.copy()),
+        ("{transpose_rhs}", lambda: MIXED.copy(), lambda: B.copy()),
+        ("{transpose_lhs, transpose_rhs}", lambda: MIXED.T.copy(), lambda: B.copy()),
+    ],
+)
+def test_matmul_transposed_operands(flags: str, a: Callable, b: Callable) -> None:
+    body = f"%p = noma.tensor.matmul %a, %b {flags} : (!M, !M) -> !M\n" + weighted("p", "!M", "K22")
+    check(body, a=a(), b=b())
 
 
 def test_matmul_constant_lhs() -> None:

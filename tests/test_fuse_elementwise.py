@@ -407,3 +407,75 @@ def test_generated_programs_fused_match_unfused(tmp_path_factory: pytest.TempPat
         assert outcome("fused") == outcome("unfused"), src
 
     check()
+
+
+# ----------------------------------------------------------------- loads without a copy
+
+# Loads whose value is only read before anything may write the buffer share
+# the buffer's data (noma-to-llvm, to_llvm_views.py); the others copy: a use
+# after a store, after a store in an `if`, in a loop that stores, after a
+# realloc or an indexed store. The output is the interpreter's.
+VIEWS = """
+fn main() {
+    learn w = tensor [1, 2, 3];
+    let a = w;
+    w = w * 2;
+    print(a);
+    let b = w;
+    print(b + 1);
+    let c = w;
+    if sum(c) > 0 { w = c * 0; print(c); }
+    print(w);
+    w = tensor [4, 5, 6];
+    let d = w;
+    let i = 0;
+    while i < 3 {
+        w = d + i;
+        print(d);
+        i = i + 1;
+    }
+    let g = w;
+    realloc w = [5] init zeros;
+    print(g);
+    let h = w;
+    print(h * 3);
+    w = h + 1;
+    let k = w;
+    w[1] = 100;
+    print(k);
+    print(w);
+}
+"""
+
+FREED = """
+fn main() {
+    learn w = tensor [1, 2];
+    let i = 0;
+    while i < 2 {
+        print(w * 1);
+        if i == 0 { free w; }
+        i = i + 1;
+    }
+}
+"""
+
+
+def test_loads_without_copy_keep_their_values() -> None:
+    from noma import driver
+    from noma.dialects import mem
+    from noma.passes.to_llvm_views import view_loads
+
+    module = driver.parse_source(driver.Source("views.noma", VIEWS, "noma"))
+    driver.run_passes(module, driver.parse_pipeline(UP_TO_FUSION))
+    loads = [op for op in module.walk() if isinstance(op, mem.LoadOp)]
+    assert 0 < len(view_loads(module)) < len(loads)
+    jit, interp = run(VIEWS, "jit"), run(VIEWS, "interp")
+    assert jit.output == interp.output
+    assert jit.output.splitlines()[0] == "[1, 2, 3]"
+
+
+def test_a_view_of_a_freed_buffer_is_an_error_at_the_load() -> None:
+    jit, interp = run(FREED, "jit"), run(FREED, "interp")
+    assert isinstance(jit, noma.RuntimeError) and isinstance(interp, noma.RuntimeError)
+    assert jit.loc == interp.loc and jit.output == interp.output == "[1, 2]\n"
+    assert jit.message.startswith("use of freed variable")

@@ -62,7 +62,8 @@ NAN_LOSS = """fn main() {
 
 
 def nomac(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if k not in ("NOMA_DEBUG", "NOMA_LOSS_LOG")}
+    drop = ("NOMA_DEBUG", "NOMA_LOSS_LOG", "NOMA_PROGRESS")
+    environ = {k: v for k, v in os.environ.items() if k not in drop}
     environ["PYTHONPATH"] = str(ROOT)
     proc = subprocess.run(
         [sys.executable, "-m", "noma.cli", *args],

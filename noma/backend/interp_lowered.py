@@ -7,7 +7,8 @@ After lowering, a training loop is an `scf.while` (run by xDSL's
   raises `NomaRuntimeError("objective is NaN/infinite at iteration K of the
   optimize loop")` at the op's location (the optimize loop's);
 - `noma.train.warn_max_iterations %count`: writes `warning: optimize loop at
-  FILE:LINE:COL reached max_iterations (N)` to the run's stderr.
+  FILE:LINE:COL reached max_iterations (N)` to the run's stderr;
+- `noma.train.end_loop` (after the loop): ends the progress line, if any.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ def format_count(x: float) -> str:
 @register_impls
 @dataclass
 class LoweredTrainFunctions(InterpreterFunctions):
-    """`noma.train.check_objective` and `noma.train.warn_max_iterations`."""
+    """`noma.train.check_objective`, `noma.train.warn_max_iterations` and
+    `noma.train.end_loop`."""
 
     state: RuntimeState = field(default_factory=RuntimeState)
 
@@ -64,4 +66,12 @@ class LoweredTrainFunctions(InterpreterFunctions):
             f"warning: optimize loop{where} reached max_iterations "
             f"({format_count(float(args[0]))})\n"
         )
+        return ()
+
+    @impl(TR.EndLoopOp)
+    def run_end_loop(
+        self, interp: Interpreter, op: TR.EndLoopOp, args: PythonValues
+    ) -> PythonValues:
+        if self.state.monitor is not None:
+            self.state.monitor.end_loop()
         return ()

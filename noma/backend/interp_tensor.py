@@ -42,7 +42,7 @@ from noma.backend.interp_values import (
     store_into,
     to_result,
 )
-from noma.backend.runtime.resize import check_dims, resize_array
+from noma.backend.runtime.resize import check_dims, check_elements, resize_array
 from noma.diagnostics import NomaRuntimeError
 from noma.dialects import tensor as T
 
@@ -149,6 +149,7 @@ def matmul(lhs: Any, rhs: Any) -> np.ndarray:
             f"matmul: shapes {fmt_shape(a.shape)} and {fmt_shape(b.shape)} do not match "
             "(expected [m, k] and [k, n])"
         )
+    check_elements((a.shape[0], b.shape[1]))  # [1e5, 1] x [1, 1e5]
     return np.matmul(a, b)
 
 
@@ -376,7 +377,9 @@ class NomaTensorFunctions(InterpreterFunctions):
 
     @impl(T.MatmulOp)
     def run_matmul(self, interp: Interpreter, op: T.MatmulOp, args: PythonValues) -> PythonValues:
-        return (matmul(*args),)
+        lhs = transpose(args[0]) if op.transpose_lhs is not None else args[0]
+        rhs = transpose(args[1]) if op.transpose_rhs is not None else args[1]
+        return (matmul(lhs, rhs),)
 
     @impl(T.DotOp)
     def run_dot(self, interp: Interpreter, op: T.DotOp, args: PythonValues) -> PythonValues:

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from xdsl.dialects.builtin import CallSiteLoc, FileLineColLoc, Float64Type, FusedLoc, NameLoc
 from xdsl.ir import Attribute, Operation
 
+from noma.backend.runtime.resize import check_elements
 from noma.diagnostics import NomaRuntimeError, SourceLoc
+from noma.dialects.common import broadcast_dims
 
 Value = float | np.ndarray
 
@@ -55,19 +57,24 @@ def as_array(v: Any) -> np.ndarray:
 
 
 def broadcast_shapes(values: Sequence[Any]) -> tuple[int, ...]:
-    """NumPy broadcasting of the values' shapes; an error naming two
-    incompatible shapes."""
+    """NumPy broadcasting of the values' shapes (by the verifiers'
+    `broadcast_dims`); an error naming two incompatible shapes, or a result
+    over the element limit (`[1e5, 1] + [1, 1e5]`)."""
     shapes = [shape_of(v) for v in values]
     result = shapes[0]
+    grown = False
     for shape in shapes[1:]:
         if shape == result or not shape:
             continue
-        try:
-            result = np.broadcast_shapes(result, shape)
-        except ValueError:
+        merged = broadcast_dims(result, shape)
+        if merged is None:
             raise NomaRuntimeError(
                 f"shapes {fmt_shape(result)} and {fmt_shape(shape)} cannot be broadcast"
-            ) from None
+            )
+        grown = grown or merged != result
+        result = cast(tuple[int, ...], merged)  # known dims in, known dims out
+    if grown:
+        check_elements(result)
     return result
 
 

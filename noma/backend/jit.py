@@ -11,6 +11,7 @@ reports user errors itself; the result is the exit status (0 ok, 1 error).
 from __future__ import annotations
 
 import ctypes
+import functools
 import sys
 from dataclasses import dataclass
 
@@ -31,13 +32,16 @@ class CompiledProgram:
     runtime: ctypes.CDLL
     entry: int
 
-    def run(self, seed: int = 0) -> int:
-        """Run the entry function with the RNG seeded by `seed` (mod 2^64)."""
-        _flush_python()
+    def __post_init__(self) -> None:
         run = self.runtime.noma_rt_run
         run.argtypes = [ctypes.c_void_p, ctypes.c_uint64]
         run.restype = ctypes.c_int
-        status = int(run(ctypes.c_void_p(self.entry), ctypes.c_uint64(seed & _U64)))
+        self._run = run
+
+    def run(self, seed: int = 0) -> int:
+        """Run the entry function with the RNG seeded by `seed` (mod 2^64)."""
+        _flush_python()
+        status = int(self._run(self.entry, seed & _U64))
         _flush_c()
         return status
 
@@ -93,6 +97,10 @@ def _flush_python() -> None:
             pass
 
 
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None)
+
+
 def _flush_c() -> None:
-    libc = ctypes.CDLL(None)
-    libc.fflush(None)
+    _libc().fflush(None)

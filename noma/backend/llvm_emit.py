@@ -28,6 +28,7 @@ from xdsl.ir import Operation, SSAValue
 #: interpreter reports the error.
 NATIVE_PIPELINE: tuple[str, ...] = (
     "noma-lower-train",
+    "noma-fold-transpose",
     "noma-fuse-elementwise",
     "noma-to-llvm",
     "reconcile-unrealized-casts",

@@ -438,30 +438,61 @@ class MeanOp(ReduceOp):
 
 @irdl_op_definition
 class MatmulOp(IRDLOperation):
-    """`[m,k] @ [k,n] -> [m,n]`, 2-D only."""
+    """`[m,k] @ [k,n] -> [m,n]`, 2-D only.
+
+    `transpose_lhs` / `transpose_rhs` (unit attributes, as in linalg's
+    `matmul_transpose_a`) multiply by the transpose of that operand without
+    materializing it: `noma-fold-transpose` sets them, so the product of the
+    backward pass reads the forward pass's tensors in place."""
 
     name = "noma.tensor.matmul"
     lhs = operand_def(TensorType)
     rhs = operand_def(TensorType)
     result = result_def(TensorType)
+    transpose_lhs = opt_prop_def(UnitAttr)
+    transpose_rhs = opt_prop_def(UnitAttr)
     traits = traits_def(Pure())
+    irdl_options = (ParsePropInAttrDict(),)
     assembly_format = FUNCTIONAL
 
-    def __init__(self, lhs: SSAValue | Operation, rhs: SSAValue | Operation):
+    def __init__(
+        self,
+        lhs: SSAValue | Operation,
+        rhs: SSAValue | Operation,
+        transpose_lhs: bool = False,
+        transpose_rhs: bool = False,
+    ):
         lhs, rhs = _value(lhs), _value(rhs)
-        a, b = dims_of(lhs.type), dims_of(rhs.type)
-        m = a[0] if a and len(a) == 2 else None
-        n = b[1] if b and len(b) == 2 else None
-        super().__init__(operands=[lhs, rhs], result_types=[tensor_of_dims([m, n])])
+        flags = {"transpose_lhs": transpose_lhs, "transpose_rhs": transpose_rhs}
+        props: dict[str, Attribute] = {k: UnitAttr() for k, on in flags.items() if on}
+        a = _matmul_operand_dims(lhs.type, transpose_lhs)
+        b = _matmul_operand_dims(rhs.type, transpose_rhs)
+        m = a[0] if len(a) == 2 else None
+        n = b[1] if len(b) == 2 else None
+        super().__init__(
+            operands=[lhs, rhs], result_types=[tensor_of_dims([m, n])], properties=props
+        )
+
+    def operand_dims(self) -> tuple[list[int | None], list[int | None]]:
+        """The dimensions of the two factors, after their transposes."""
+        return (
+            _matmul_operand_dims(self.lhs.type, self.transpose_lhs is not None),
+            _matmul_operand_dims(self.rhs.type, self.transpose_rhs is not None),
+        )
 
     def verify_(self) -> None:
-        a, b = dims_of(self.lhs.type), dims_of(self.rhs.type)
+        a, b = self.operand_dims()
         if len(a) != 2 or len(b) != 2 or len(dims_of(self.result.type)) != 2:
             raise VerifyException("noma.tensor.matmul: operands and result must be 2-D")
         if a[1] is not None and b[0] is not None and a[1] != b[0]:
             raise VerifyException(
                 f"noma.tensor.matmul: inner dimensions differ ({a[1]} and {b[0]})"
             )
+
+
+def _matmul_operand_dims(t: Attribute, transposed: bool) -> list[int | None]:
+    dims = list(dims_of(t) or [])
+    return dims[::-1] if transposed else dims
 
 
 @irdl_op_definition

@@ -267,11 +267,25 @@ class WarnMaxIterationsOp(IRDLOperation):
         super().__init__(operands=[_value(count)])
 
 
+@irdl_op_definition
+class EndLoopOp(IRDLOperation):
+    """A lowered training loop has ended (placed right after its `scf.while`):
+    the progress line of `nomac run --progress`, if the loop showed one, is
+    written a last time and ended with a newline. No effect otherwise. The
+    op's location is the optimize loop's."""
+
+    name = "noma.train.end_loop"
+    assembly_format = "attr-dict"
+
+    def __init__(self) -> None:
+        super().__init__()
+
+
 NomaTrain = Dialect(
     "noma.train",
     [
         ParamOp, OptimizeOp, MinimizeOp, YieldOp, UpdateOp, StateOp, ResetStateOp,
-        CheckObjectiveOp, WarnMaxIterationsOp,
+        CheckObjectiveOp, WarnMaxIterationsOp, EndLoopOp,
     ],
     [],
 )  # fmt: skip

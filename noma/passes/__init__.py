@@ -52,6 +52,12 @@ def _lower_train() -> type[ModulePass]:
     return LowerTrainPass
 
 
+def _fold_transpose() -> type[ModulePass]:
+    from noma.passes.fold_transpose import FoldTransposePass
+
+    return FoldTransposePass
+
+
 def _fuse_elementwise() -> type[ModulePass]:
     from noma.passes.fuse_elementwise import FuseElementwisePass
 
@@ -109,6 +115,7 @@ ALL_PASSES: dict[str, Callable[[], type[ModulePass]]] = {
     "convert-scf-to-cf": _scf_to_cf,
     "reconcile-unrealized-casts": _reconcile_casts,
     "noma-lower-train": _lower_train,
+    "noma-fold-transpose": _fold_transpose,
     "noma-fuse-elementwise": _fuse_elementwise,
     "noma-to-llvm": _to_llvm,
 }

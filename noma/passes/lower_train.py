@@ -34,9 +34,10 @@ class LowerTrainPass(ModulePass):
     when the stop flag is true (results: this iteration's values), else
     leave when `iteration >= limit` after `noma.train.warn_max_iterations
     %iteration`, else go on with `count = iteration`. The `after` region
-    forwards the carried values and the count. Both new ops carry the
-    optimize op's location. The loop's results replace the optimize results
-    (the carried values, then the body-declared ones). `noma.train.param`
+    forwards the carried values and the count. Right after the loop comes
+    `noma.train.end_loop` (it ends the `--progress` line). The new ops carry
+    the optimize op's location. The loop's results replace the optimize
+    results (the carried values, then the body-declared ones). `noma.train.param`
     and `noma.train.state` are left as they are.
     """
 
@@ -90,6 +91,9 @@ def lower_optimize(loop: train.OptimizeOp) -> scf.WhileOp:
     result_types = [v.type for v in yielded]
     while_op = scf.WhileOp([*loop.inits, zero.result], result_types, Region(body), Region(after))
     while_op.location = loop.location
+    end = train.EndLoopOp()
+    end.location = loop.location
+    Rewriter.insert_op(end, InsertPoint.after(loop))
     Rewriter.replace_op(loop, while_op, while_op.results[: len(loop.res)])
     return while_op
 

@@ -127,8 +127,8 @@ def _reduce(op: Operation) -> Attribute | None:
 
 def _matmul(op: Operation) -> Attribute | None:
     assert isinstance(op, nt.MatmulOp)
-    a, b = dims_of(op.lhs.type), dims_of(op.rhs.type)
-    if a is None or b is None or len(a) != 2 or len(b) != 2:
+    a, b = op.operand_dims()
+    if len(a) != 2 or len(b) != 2:
         return None
     if a[1] is not None and b[0] is not None and a[1] != b[0]:
         raise _error(op, f"matmul: inner dimensions differ ({format_dims(a)} and {format_dims(b)})")

@@ -13,8 +13,8 @@ from xdsl.passes import ModulePass
 from xdsl.rewriter import Rewriter
 
 from noma.diagnostics import CompileError
+from noma.dialects import mem, train
 from noma.dialects import tensor as nt
-from noma.dialects import train
 from noma.passes import source_loc
 from noma.passes.to_llvm_cf import lower_scf
 from noma.passes.to_llvm_fused import FusedLowering
@@ -28,6 +28,7 @@ from noma.passes.to_llvm_std import (
 )
 from noma.passes.to_llvm_support import LOOPS, PTR, Emitter, Globals, Hoisted
 from noma.passes.to_llvm_tensor import TENSOR_LOWERINGS, Lowering, TypeOf
+from noma.passes.to_llvm_views import ViewLowering, view_loads
 
 ENTRY_ATTR = "noma.entry"
 #: Ops that earlier passes of the native pipeline must have removed.
@@ -66,12 +67,13 @@ class ToLLVMPass(ModulePass):
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         _check_order(op)
+        views = view_loads(op)  # on the structured IR
         lower_scf(op)
         entry = entry_name(op)
         functions = _reachable_functions(op, entry)
         g = Globals(op)
         for fn in functions:
-            _lower_function(g, fn, entry)
+            _lower_function(g, fn, entry, views)
         if g.counts_loops:
             _reset_loop_counter(op)
         g.flush()
@@ -117,7 +119,7 @@ def _reachable_functions(module: ModuleOp, entry: str | None) -> list[func.FuncO
     return [funcs[name] for name in funcs if name in seen]
 
 
-def _lower_function(g: Globals, fn: func.FuncOp, entry: str | None) -> None:
+def _lower_function(g: Globals, fn: func.FuncOp, entry: str | None, views: set[mem.LoadOp]) -> None:
     is_entry = fn.sym_name.data == entry
     table: dict[type[Operation], Lowering] = {
         **TENSOR_LOWERINGS,
@@ -133,6 +135,7 @@ def _lower_function(g: Globals, fn: func.FuncOp, entry: str | None) -> None:
 
     fused = FusedLowering(lambda e: _lower_op(e, table, original, type_of))
     table[nt.FusedOp] = fused.lower  # type: ignore[assignment]
+    table[mem.LoadOp] = ViewLowering(views, MEM_LOWERINGS[mem.LoadOp]).lower  # type: ignore[assignment]
 
     entry_block = fn.body.blocks.first
     assert entry_block is not None

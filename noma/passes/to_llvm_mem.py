@@ -2,8 +2,10 @@
 
 Buffers are runtime-owned heap descriptors (`noma_rt_buf_*`); a load copies
 the buffer into the load's own slot, so later stores never change a loaded
-value. `noma.train.param` makes a buffer from its initial value;
-`noma.train.state %P` a zero buffer of P's current shape. Files and strings
+value (a load whose value is only read before anything may write the
+buffer is a view instead: `to_llvm_views.py`). `noma.train.param` makes a
+buffer from its initial value; `noma.train.state %P` a zero buffer of P's
+current shape. Files and strings
 are compile-time literals, passed as constant C strings.
 """
 
@@ -73,26 +75,37 @@ def lower_buf_dim(e: Emitter, op: mem.DimOp, type_of: TypeOf) -> Sequence[SSAVal
 
 def lower_param(e: Emitter, op: train.ParamOp, type_of: TypeOf) -> Sequence[SSAValue]:
     if is_f64(op.init):
-        return [e.call("noma_rt_buf_new_scalar", op.init)]
-    return [e.call("noma_rt_buf_new", op.init)]
+        buf = e.call("noma_rt_buf_new_scalar", op.init)
+    else:
+        buf = e.call("noma_rt_buf_new", op.init)
+    return [_named(e, buf, op.sym_name.data)]
+
+
+def _named(e: Emitter, buf: SSAValue, name: str, of: SSAValue | None = None) -> SSAValue:
+    """`buf` named for messages (`name`, or "<of's name>.<name>"), as the
+    interpreter names its buffers: "use of freed variable 'w'"."""
+    text = e.addr(e.g.string(name))
+    return e.call("noma_rt_buf_name", buf, text, e.null() if of is None else of)
 
 
 def lower_state(e: Emitter, op: train.StateOp, type_of: TypeOf) -> Sequence[SSAValue]:
     """A zero-filled buffer of the parameter's current shape."""
     assert isinstance(op.result.type, mem.BufferType)
+    kind = op.kind.data
     if op.result.type.value_rank() == 0:
-        return [e.call("noma_rt_buf_new_scalar", e.f64(0.0))]
+        return [_named(e, e.call("noma_rt_buf_new_scalar", e.f64(0.0)), kind, op.param)]
     value = e.call("noma_rt_buf_load", e.slot(), op.param, e.site())
     zeros = e.call("noma_rt_zeros_like", e.slot(), value)
-    return [e.call("noma_rt_buf_new", zeros)]
+    return [_named(e, e.call("noma_rt_buf_new", zeros), kind, op.param)]
 
 
 def lower_check_objective(
     e: Emitter, op: train.CheckObjectiveOp, type_of: TypeOf
 ) -> Sequence[SSAValue]:
-    """Log the loss (`--loss-log`: loop index in order of start, iteration
-    from 0), then check it. Iteration 1 is a loop's first: it counts one more
-    loop started in `@noma.loops` (reset when the entry starts)."""
+    """Log the loss (`--loss-log` and `--progress`: loop index in order of
+    start, iteration from 0, the loop's site), then check it. Iteration 1 is
+    a loop's first: it counts one more loop started in `@noma.loops` (reset
+    when the entry starts)."""
     started = e.addr(e.g.loop_counter())
     first = e.fcmp("oeq", op.iteration, e.f64(1.0))
     before = e.add(llvm.LoadOp(started, f64))
@@ -100,13 +113,19 @@ def lower_check_objective(
     e.run(llvm.StoreOp(count, started))
     loop = e.add(llvm.FSubOp(count, e.f64(1.0)))
     iteration = e.add(llvm.FSubOp(op.iteration, e.f64(1.0)))
-    e.do("noma_rt_loss_log", loop, iteration, op.objective)
-    e.do("noma_rt_check_objective", op.objective, op.iteration, e.site())
+    site = e.site()
+    e.do("noma_rt_loss_log", loop, iteration, op.objective, site)
+    e.do("noma_rt_check_objective", op.objective, op.iteration, site)
     return []
 
 
 def lower_warn(e: Emitter, op: train.WarnMaxIterationsOp, type_of: TypeOf) -> Sequence[SSAValue]:
     e.do("noma_rt_warn_max_iterations", op.count, e.site())
+    return []
+
+
+def lower_end_loop(e: Emitter, op: train.EndLoopOp, type_of: TypeOf) -> Sequence[SSAValue]:
+    e.do("noma_rt_end_loop")
     return []
 
 
@@ -177,6 +196,7 @@ MEM_LOWERINGS: dict[type[Operation], Lowering] = {
     train.StateOp: lower_state,
     train.CheckObjectiveOp: lower_check_objective,
     train.WarnMaxIterationsOp: lower_warn,
+    train.EndLoopOp: lower_end_loop,
     io.PrintOp: lower_print,
     io.PrintStrOp: lower_print_str,
     io.LoadCsvOp: lower_load_csv,

@@ -244,7 +244,11 @@ def lower_reduce(e: Emitter, op: nt.ReduceOp, type_of: TypeOf) -> Sequence[SSAVa
 
 
 def lower_matmul(e: Emitter, op: nt.MatmulOp, type_of: TypeOf) -> Sequence[SSAValue]:
-    return [e.call("noma_rt_matmul", e.slot(), op.lhs, op.rhs, e.site())]
+    flags = (op.transpose_lhs is not None, op.transpose_rhs is not None)
+    if not any(flags):
+        return [e.call("noma_rt_matmul", e.slot(), op.lhs, op.rhs, e.site())]
+    transposed = [e.i64(int(flag)) for flag in flags]
+    return [e.call("noma_rt_matmul_t", e.slot(), op.lhs, op.rhs, *transposed, e.site())]
 
 
 def lower_dot(e: Emitter, op: nt.DotOp, type_of: TypeOf) -> Sequence[SSAValue]:
@@ -366,7 +370,7 @@ def lower_random(e: Emitter, op: nt.RandomOp, type_of: TypeOf) -> Sequence[SSAVa
 
 
 def lower_seed(e: Emitter, op: nt.SeedOp, type_of: TypeOf) -> Sequence[SSAValue]:
-    e.do("noma_rt_seed", op.seed)
+    e.do("noma_rt_seed", op.seed, e.site())
     return []
 
 

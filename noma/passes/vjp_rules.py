@@ -366,9 +366,25 @@ def _log_softmax(c: VJPContext) -> Grads:
 
 @vjp(T.MatmulOp)
 def _matmul(c: VJPContext) -> Grads:
+    # C = A' @ B' (A' = A or its transpose): dA' = g @ B'^T, dB' = A'^T @ g;
+    # the gradient of a transposed operand is transposed back.
+    op = c.op
+    assert isinstance(op, T.MatmulOp)
+    flags = (op.transpose_lhs is not None, op.transpose_rhs is not None)
+
+    def transposed_unless(flag: bool, x: SSAValue) -> SSAValue:
+        return x if flag else c.val(T.TransposeOp(x))
+
+    def grad(index: int, product: SSAValue) -> SSAValue | None:
+        return c.val(T.TransposeOp(product)) if flags[index] else product
+
     return [
-        c.val(T.MatmulOp(c.g, c.val(T.TransposeOp(c.x(1))))) if c.needs(0) else None,
-        c.val(T.MatmulOp(c.val(T.TransposeOp(c.x(0))), c.g)) if c.needs(1) else None,
+        grad(0, c.val(T.MatmulOp(c.g, transposed_unless(flags[1], c.x(1)))))
+        if c.needs(0)
+        else None,
+        grad(1, c.val(T.MatmulOp(transposed_unless(flags[0], c.x(0)), c.g)))
+        if c.needs(1)
+        else None,
     ]
 
 

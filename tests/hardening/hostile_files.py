@@ -227,7 +227,11 @@ CSV_CASES: list[Case] = [
     Case("ragged_short", b"1,2,3\n4,5\n", "row|ragged|values|columns|expected"),
     Case("ragged_long", b"1,2\n3,4\n5,6,7\n", "row|ragged|values|columns|expected"),
     Case("junk_word", b"1,2\n3,abc\n", "abc|number"),
-    Case("junk_binary", b"\x00\x01\xff\xfe,2\n", "number"),
+    # a bad field is shown as csvio._shorten does: undecodable bytes as U+FFFD,
+    # NUL, controls and other characters Python does not print escaped
+    Case("junk_binary", b"\x00\x01\xff\xfe,2\n", "bad number '\\\\x00\\\\x01\ufffd\ufffd'"),
+    Case("terminal_escape", b"1,2\n3,\x1b[2J4\r\n", r"bad number '\\x1b\[2J4' in input\.csv:2:3"),
+    Case("unicode_space", "1\u00a0\u2028,\u00e9\n".encode(), r"bad number '1\\xa0\\u2028'"),
     Case("empty_field", b"1,,2\n", "number|missing|empty"),
     Case("trailing_comma", b"1,2,\n", "number|missing|empty"),
     Case("hex", b"0x10\n", "0x10|number"),
@@ -237,7 +241,7 @@ CSV_CASES: list[Case] = [
     Case("only_comments", b"# nothing\n\n   \n", "no data|empty|no rows"),
     Case("enormous_junk_line", b"1," + b"x" * 5_000_000 + b"\n", "number"),
     Case("valid_enormous_number", b"7" * 2_000_000, output=("1", "1", "inf")),
-    Case("nul_bytes", b"1,2\n\x00\x00\x00\n", "number"),
+    Case("nul_bytes", b"1,2\n\x00\x00\x00\n", r"bad number '\\x00\\x00\\x00' in input\.csv:2:1"),
     Case("missing_file", None, "no such file|cannot read|not found|open"),
     *_special("CSV"),
 ]

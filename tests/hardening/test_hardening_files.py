@@ -58,9 +58,7 @@ IDS = [f"{kind}-{case.name}" for kind, case in ALL]
 BLOCKING = {"is_a_fifo"}
 RUN_LIMIT_S = 30.0
 #: Known problems of the native runtime, reported to its owners: case -> why.
-NATIVE_XFAIL = {
-    "is_a_fifo": "the C runtime opens a FIFO with a blocking open() and waits for a writer",
-}
+NATIVE_XFAIL: dict[str, str] = {}
 
 
 def test_catalog_counts() -> None:

@@ -2,8 +2,9 @@
 
 Each program is compiled by the frontend, then taken through the passes of
 `DEFAULT_PIPELINE` one at a time (plus `noma-shape-inference` after
-inlining and `noma-lower-train` at the end, which the native backends run
-next). After every pass the module must verify, and the reference
+inlining), then through the passes the native backends run next
+(`llvm_emit.NATIVE_PIPELINE` up to `noma-to-llvm`: `noma-lower-train`,
+`noma-fuse-elementwise`, ...). After every pass the module must verify, and the reference
 interpreter, which runs IR of every stage (abstract `noma.train.update`s
 before expansion, the expanded optimizer math after), must print the same
 output and end the same way (success, or the same run-time error) as on the
@@ -33,6 +34,7 @@ from program_gen import programs
 
 from noma import driver
 from noma.backend.interp import run_module
+from noma.backend.llvm_emit import NATIVE_PIPELINE
 from noma.diagnostics import CompileError, NomaError
 from noma.dialects.mem import FreeOp, ReallocOp
 from noma.dialects.train import OptimizeOp
@@ -40,11 +42,14 @@ from noma.frontend.irgen import generate
 from noma.frontend.parser import parse_program
 from noma.passes import DEFAULT_PIPELINE
 
+#: The native pipeline's passes the interpreter can still run (all but the
+#: conversion to the llvm dialect and what follows it).
+NATIVE_STAGES = NATIVE_PIPELINE[: NATIVE_PIPELINE.index("noma-to-llvm")]
 STAGES = (
     DEFAULT_PIPELINE[0],
     "noma-shape-inference",
     *DEFAULT_PIPELINE[1:],
-    "noma-lower-train",
+    *NATIVE_STAGES,
 )
 RUN_LIMIT_S = 60.0
 
@@ -54,6 +59,8 @@ _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*(?:e[-+]?\d+)?|inf|nan)", re.IGNORECASE)
 def test_stages_cover_the_default_pipeline() -> None:
     assert set(DEFAULT_PIPELINE) <= set(STAGES)
     assert [s for s in STAGES if s in DEFAULT_PIPELINE] == list(DEFAULT_PIPELINE)
+    assert {"noma-lower-train", "noma-fuse-elementwise"} <= set(STAGES)
+    assert STAGES[-len(NATIVE_STAGES) :] == NATIVE_STAGES
 
 
 def interpret(module: object) -> tuple[str, str, str]:

@@ -115,7 +115,7 @@ while i < 3 {
     free w;
     i = i + one;
 }
-""", r"use of freed variable", ("3",)),
+""", r"use of freed variable 'w' at ", ("3",)),
     ErrorCase("store_after_free", """
 learn w = tensor [1, 2];
 let i = 0;
@@ -124,7 +124,7 @@ while i < 3 {
     free w;
     i = i + one;
 }
-""", r"use of freed variable"),
+""", r"use of freed variable 'w' at "),
     ErrorCase("realloc_after_free", """
 learn w = tensor [1, 2];
 let i = 0;
@@ -133,7 +133,7 @@ while i < 3 {
     free w;
     i = i + one;
 }
-""", r"use of freed variable"),
+""", r"use of freed variable 'w' at "),
     ErrorCase("train_after_free", """
 learn w = tensor [1, 2];
 let i = 0;
@@ -146,7 +146,28 @@ while i < 2 {
     free w;
     i = i + one;
 }
-""", r"use of freed variable", ("5",)),
+""", r"use of freed variable 'w' at ", ("5",)),
+    ErrorCase("double_free_with_state", """
+learn w = tensor [1, 2];
+let max_iterations = 1;
+optimize(w) with adam(0.1) until 0 {
+    let loss = sum(w * w);
+    minimize loss;
+}
+let i = 0;
+while i < 2 {
+    free w; // <-
+    i = i + one;
+}
+""", r"use of freed variable 'w\.m' at "),
+    ErrorCase("seed_nan", """
+let z = one - 1;
+print("seeding");
+seed(z / z); // <-
+""", r"seed must be a finite number, got nan", ("seeding",)),
+    ErrorCase("seed_infinite", """
+seed(0 - 1e308 * 10 * one); // <-
+""", r"seed must be a finite number, got -inf"),
     ErrorCase("nan_objective", """
 learn w = 1.0;
 optimize(w) with sgd(0.1) until 0 { // <-
@@ -257,6 +278,41 @@ let r = he_init(1, 4e9 * one, 2); // <-
     ErrorCase("learn_from_absurd", """
 learn w = rand_normal_tensor(0, 1, 3e9 * one); // <-
 """, r"too large"),
+    ErrorCase("broadcast_result", """
+let a = rand_tensor(1e5 * one, 1);
+let b = rand_tensor(1, 1e5);
+print(sum(a + b)); // <-
+""", r"tensor too large: shape \[100000, 100000\] has 10000000000 elements "
+     r"\(limit 2147483648\)"),
+    ErrorCase("broadcast_result_in_chain", """
+let a = rand_tensor(1e5 * one, 1);
+let b = rand_tensor(1, 1e5);
+let c = exp(a) * 2;
+print(sum(c - b)); // <-
+""", r"tensor too large: shape \[100000, 100000\]"),
+    ErrorCase("broadcast_result_4d_over_2_64", """
+let a = rand_tensor(1e3 * one, 1, 1e3, 1);
+let b = rand_tensor(1, 1e3, 1, 1e3);
+print(sum(a * b)); // <-
+""", r"tensor too large: shape \[1000, 1000, 1000, 1000\] has 1000000000000 elements"),
+    ErrorCase("compare_result", """
+let a = rand_tensor(1e5 * one, 1);
+let b = rand_tensor(1, 1e5);
+print(sum(a < b)); // <-
+""", r"tensor too large: shape \[100000, 100000\]"),
+    ErrorCase("matmul_result", """
+let a = rand_tensor(1e5 * one, 1);
+let b = rand_tensor(1, 1e5);
+print(sum(matmul(a, b))); // <-
+""", r"tensor too large: shape \[100000, 100000\] has 10000000000 elements"),
+    ErrorCase("broadcast_result_in_training", """
+learn w = rand_tensor(1e5 * one, 1);
+let b = rand_tensor(1, 1e5);
+optimize(w) with adam(0.1) until 0 {
+    let loss = sum((w - b) ** 2); // <-
+    minimize loss;
+}
+""", r"tensor too large: shape \[100000, 100000\]"),
 ]  # fmt: skip
 
 

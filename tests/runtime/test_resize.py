@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from noma.backend.runtime import MAX_ELEMENTS, NomaRng, check_dims, format_value, resize_array
+from noma.backend.runtime import (
+    MAX_ELEMENTS,
+    NomaRng,
+    check_dims,
+    check_elements,
+    format_value,
+    resize_array,
+)
 from noma.diagnostics import NomaRuntimeError
 
 
@@ -96,3 +103,14 @@ def test_check_dims() -> None:
         check_dims([2] * 5)
     with pytest.raises(NomaRuntimeError, match="1 to 4 dimensions"):
         check_dims([])
+
+
+def test_check_elements() -> None:
+    """The cap on results larger than their operands (broadcasting, matmul)."""
+    check_elements((MAX_ELEMENTS // 2, 2))
+    check_elements(())
+    with pytest.raises(NomaRuntimeError) as info:
+        check_elements((100_000, 100_000))
+    assert info.value.message == (
+        "tensor too large: shape [100000, 100000] has 10000000000 elements (limit 2147483648)"
+    )

@@ -9,6 +9,7 @@ import math
 import os
 import struct
 import subprocess
+import time
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from noma.backend import rtbuild
+from noma.backend.interp_tensor import elementwise as py_elementwise
+from noma.backend.interp_tensor import matmul as py_matmul
 from noma.backend.interp_tensor import reduce_like as py_reduce_like
+from noma.backend.interp_values import broadcast_shapes as py_broadcast_shapes
 from noma.backend.runtime import (
     NomaRng,
     format_value,
@@ -149,7 +153,7 @@ def _entry_with(rt: Runtime, fn: Any) -> Any:
 @pytest.mark.parametrize("seed", [0, 42, -1, 2.7, -3.9, 2.0**64 + 4096, -(2.0**70), 1e30, 2.0**63])
 def test_rng_sequences_match_python(rt: Runtime, seed: float) -> None:
     py = NomaRng(seed)
-    rt.seed(float(seed))
+    rt.seed(float(seed), None)
     for _ in range(5):
         assert rt.random(0, 0.0, 1.0) == py.uniform()
     for _ in range(5):
@@ -206,13 +210,13 @@ def test_resize_matches_python(rt: Runtime, old: tuple, new: tuple, policy: int)
     py = NomaRng(11)
     want = resize_array(src, [float(d) for d in new], POLICY[policy], args, py)
     # the value kernel
-    rt.seed(11.0)
+    rt.seed(11.0, None)
     out = rt.slot()
     rt.resize(ctypes.byref(out), rt.tensor(src), len(new), rt.doubles(new), policy, p0, p1, None)
     assert rt.array(out).tolist() == want.tolist()
     assert rt.random(0, 0.0, 1.0) == py.uniform()  # the same number of draws
     # the buffer op, in place
-    rt.seed(11.0)
+    rt.seed(11.0, None)
     buf = rt.buf_new(rt.tensor(src))
     rt.buf_realloc(buf, len(new), rt.doubles(new), policy, p0, p1, None)
     assert rt.array(buf).tolist() == want.tolist()
@@ -400,6 +404,39 @@ def test_broadcast_errors_name_both_shapes(rt: Runtime) -> None:
         None,
     )
     assert msg == "error: shapes [2, 3] and [4] cannot be broadcast"
+
+
+@pytest.mark.parametrize(
+    ("kernel", "shapes"),
+    [
+        ("binary", [(100_000, 1), (1, 100_000)]),
+        ("binary", [(1000, 1, 1000, 1), (1, 1000, 1, 1000)]),  # over 2^64 in int64 maths: no
+        ("select", [(100_000, 1), (1, 100_000), ()]),
+        ("matmul", [(100_000, 1), (1, 100_000)]),
+        ("matmul_t", [(1, 100_000), (1, 100_000)]),  # a^T @ b
+    ],
+)
+def test_results_over_the_element_limit(rt: Runtime, kernel: str, shapes: list) -> None:
+    """Broadcasting and matmul results are capped like alloc (2^31 elements),
+    with the interpreter's message, before anything is allocated."""
+    values = [np.zeros(s) for s in shapes]
+    out = rt.slot()
+    args = [rt.tensor(v) for v in values]
+    if kernel == "binary":
+        msg = rt.error_of("binary", 0, out, *args, None)
+        want = _py_error(py_elementwise, np.add, *values)
+    elif kernel == "select":
+        msg = rt.error_of("select", out, *args, None)
+        want = _py_error(py_broadcast_shapes, values)
+    elif kernel == "matmul":
+        msg = rt.error_of("matmul", out, *args, None)
+        want = _py_error(py_matmul, *values)
+    else:
+        msg = rt.error_of("matmul_t", out, *args, 1, 0, None)
+        want = _py_error(py_matmul, values[0].T, values[1])
+    assert msg == want
+    assert msg.startswith("error: tensor too large: shape [")
+    assert out.cap == 0  # nothing allocated
 
 
 def test_select(rt: Runtime) -> None:
@@ -768,7 +805,34 @@ def test_buffers(rt: Runtime) -> None:
     ]:
         ptr_args = [a.contents if isinstance(a, ctypes._Pointer) else a for a in args]
         dbl = name in ("buf_load_scalar", "buf_dim")
-        assert "use of freed variable" in rt.error_of(name, *ptr_args, returns_double=dbl)
+        assert rt.error_of(name, *ptr_args, returns_double=dbl) == "error: use of freed variable"
+
+
+def test_buffer_names(rt: Runtime) -> None:
+    """Named buffers (parameters, their optimizer state) are named in messages
+    as the interpreter names them."""
+    w = rt.buf_name(rt.buf_new(rt.tensor([1.0, 2.0])), b"w", None)
+    m = rt.buf_name(rt.buf_new(rt.tensor([0.0, 0.0])), b"m", w)
+    t = rt.buf_name(rt.buf_new_scalar(0.0), b"t", w)
+    anonymous = rt.buf_alloc(1, rt.doubles([2]), None)
+    unnamed_state = rt.buf_name(rt.buf_new_scalar(0.0), b"t", anonymous)
+    assert "into variable 'w' of rank 1" in rt.error_of(
+        "buf_store", w.contents, rt.tensor(np.zeros((2, 2))), None
+    )
+    assert "into variable 'w.t' of rank 0" in rt.error_of(
+        "buf_store", t.contents, rt.tensor([1.0]), None
+    )
+    for buf, want in [(w, "'w'"), (m, "'w.m'"), (t, "'w.t'")]:
+        rt.buf_free(buf, None)
+        assert rt.error_of("buf_free", buf.contents, None) == f"error: use of freed variable {want}"
+    for buf in (anonymous, unnamed_state):
+        rt.buf_free(buf, None)
+        assert rt.error_of("buf_free", buf.contents, None) == "error: use of freed variable"
+    renamed = rt.buf_name(rt.buf_name(rt.buf_new_scalar(1.0), b"a", None), b"b", None)
+    rt.buf_free(renamed, None)
+    assert rt.error_of("buf_load_scalar", renamed.contents, None, returns_double=True) == (
+        "error: use of freed variable 'b'"
+    )
 
 
 # ----------------------------------------------------------------- errors and training
@@ -807,13 +871,74 @@ def test_error_report_format(
 def test_loss_log(rt: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     log = tmp_path / "loss.csv"
     monkeypatch.setenv("NOMA_LOSS_LOG", str(log))
-    entry = ENTRY(lambda: [rt.loss_log(1.0, float(i), 0.5 / (i + 1)) for i in range(3)])
+    entry = ENTRY(lambda: [rt.loss_log(1.0, float(i), 0.5 / (i + 1), None) for i in range(3)])
     assert rt.run(entry, 0) == 0
     assert rt.run(entry, 0) == 0
     lines = log.read_text().splitlines()
     assert lines[0] == "loop,iteration,loss" and len(lines) == 7
     assert lines[1:4] == [f"1,{i},{0.5 / (i + 1)!r}" for i in range(3)]
+    # the file is closed at the end of a run: a new file under the same name
+    # gets the next run's rows (the driver renames FILE.tmp after each run)
+    log.rename(tmp_path / "first.csv")
+    assert rt.run(entry, 0) == 0
+    assert len(log.read_text().splitlines()) == 4
+    assert len((tmp_path / "first.csv").read_text().splitlines()) == 7
     monkeypatch.delenv("NOMA_LOSS_LOG")
+
+
+def test_progress_line(
+    rt: Runtime, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """NOMA_PROGRESS: a loop that runs over 0.1 s gets a line, rewritten with
+    \\r, written a last time and ended by noma_rt_end_loop; a short loop none."""
+    where = site("x.noma", 4, 3)
+
+    def loops() -> None:
+        rt.loss_log(0.0, 0.0, 2.0, where)
+        time.sleep(0.15)
+        rt.loss_log(0.0, 1.0, 0.123456789, where)  # shown: over 0.1 s since the start
+        rt.loss_log(0.0, 2.0, 0.5, where)  # not shown: under 0.1 s since
+        rt.end_loop()  # shown with the last iteration, then the newline
+        rt.loss_log(1.0, 0.0, 3.0, where)  # a short loop: nothing
+        rt.end_loop()
+
+    entry = ENTRY(loops)
+    monkeypatch.delenv("NOMA_LOSS_LOG", raising=False)
+    capfd.readouterr()
+    assert rt.run(entry, 0) == 0
+    assert capfd.readouterr().err == ""  # off by default
+    monkeypatch.setenv("NOMA_PROGRESS", "1")
+    assert rt.run(entry, 0) == 0
+    line = "\roptimize loop 0 at x.noma:4:3: iteration "
+    assert capfd.readouterr().err == f"{line}1, loss 0.12345679{line}2, loss 0.5{' ' * 7}\n"
+
+    # an error ends the line before its report (outside noma_rt_run: an error
+    # must not unwind through Python frames)
+    rt.loss_log(0.0, 0.0, 2.0, where)
+    time.sleep(0.15)
+    rt.loss_log(0.0, 1.0, -math.nan, where)
+    assert "objective is NaN" in rt.error_of("check_objective", math.nan, 2.0, where)
+    err = capfd.readouterr().err
+    assert err.startswith(f"{line}1, loss nan{line}1, loss nan\nerror: objective is NaN")
+
+    def capped() -> None:
+        rt.loss_log(0.0, 0.0, 2.0, where)
+        time.sleep(0.15)
+        rt.loss_log(0.0, 1.0, 1.0, where)
+        rt.warn_max_iterations(2.0, where)
+        rt.end_loop()
+
+    entry = ENTRY(capped)
+    assert rt.run(entry, 0) == 0
+    assert capfd.readouterr().err == (
+        f"{line}1, loss 1{line}1, loss 1\n"
+        "warning: optimize loop at x.noma:4:3 reached max_iterations (2)\n"
+    )
+    monkeypatch.setenv("NOMA_PROGRESS", "0")
+    entry = ENTRY(loops)
+    assert rt.run(entry, 0) == 0
+    assert capfd.readouterr().err == ""
+    monkeypatch.delenv("NOMA_PROGRESS")
 
 
 # ----------------------------------------------------------------- CSV
@@ -880,8 +1005,44 @@ def test_csv_invalid_utf8_columns(rt: Runtime, tmp_path: Path) -> None:
         assert info.value.message == _py_error(read_csv, path)
 
 
+#: Characters a bad CSV field may hold: Python's csvio._shorten escapes
+#: those str.isprintable() rejects as ascii() writes them (the C runtime
+#: must show the same text, not stop at a NUL).
+ODD_CHARACTERS = [
+    "\x00", "\x01", "\t", "\x1b", "\x7f", "\x80", "\x9f", "\xa0", "\xad", "\xe9", "\u0600",
+    "\u061c", "\u1680", "\u200b", "\u200f", "\u2028", "\u2029", "\u202f", "\u2060", "\u3000",
+    "\ue000", "\uf8ff", "\ufdd0", "\ufeff", "\ufff9", "\ufffd", "\uffff", "\U0001f600",
+    "\U000110bd", "\U0001d173", "\U0001fffe", "\U000e0001", "\U000e0100", "\U000f0000",
+    "\U0010fffd", "\U0010ffff", "\u4e2d", "\u00e9\u0301",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("char", ODD_CHARACTERS, ids=[ascii(c) for c in ODD_CHARACTERS])
+def test_csv_bad_fields_are_shown_as_python_shows_them(
+    rt: Runtime, tmp_path: Path, char: str
+) -> None:
+    path = tmp_path / "odd.csv"
+    path.write_bytes(f"1,2\n3,4{char}x{char}\n".encode("utf-8", "surrogatepass"))
+    with pytest.raises(Failed) as info:
+        _c_load_csv(rt, path)
+    assert info.value.message == _py_error(read_csv, path)
+
+
+def test_csv_bad_field_shortened_after_escaping(rt: Runtime, tmp_path: Path) -> None:
+    path = tmp_path / "long.csv"
+    path.write_bytes(b"\x00" * 50 + b"\n")
+    with pytest.raises(Failed) as info:
+        _c_load_csv(rt, path)
+    assert info.value.message == _py_error(read_csv, path)
+    assert "'" + "\\x00" * 40 + "...'" in info.value.message
+
+
 def test_csv_missing_files(rt: Runtime, tmp_path: Path) -> None:
-    for path in [tmp_path / "nope.csv", tmp_path, Path("/dev/zero")]:
+    paths = [tmp_path / "nope.csv", tmp_path, Path("/dev/zero")]
+    if hasattr(os, "mkfifo"):  # a FIFO without a writer: an error, not a wait
+        os.mkfifo(tmp_path / "fifo.csv")
+        paths.append(tmp_path / "fifo.csv")
+    for path in paths:
         with pytest.raises(Failed) as info:
             _c_load_csv(rt, path)
         assert info.value.message == _py_error(read_csv, path)

@@ -9,7 +9,7 @@ attaches the statement's location.
 from noma.backend.runtime.atomic import atomic_write_bytes, atomic_write_text
 from noma.backend.runtime.csvio import read_csv, write_csv
 from noma.backend.runtime.fmt import format_number, format_value
-from noma.backend.runtime.resize import MAX_ELEMENTS, check_dims, resize_array
+from noma.backend.runtime.resize import MAX_ELEMENTS, check_dims, check_elements, resize_array
 from noma.backend.runtime.rng import NomaRng, seed_to_state
 from noma.backend.runtime.safetensors_io import first_key, read_safetensors, write_safetensors
 
@@ -19,6 +19,7 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_text",
     "check_dims",
+    "check_elements",
     "first_key",
     "format_number",
     "format_value",

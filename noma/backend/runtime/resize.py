@@ -3,7 +3,8 @@
 `check_dims` turns run-time dimension values (floats) into a shape: each is
 truncated toward zero and must be >= 1, the rank must be 1 to 4, and the
 element count is capped at `MAX_ELEMENTS` so a huge dimension is a clear
-error instead of a MemoryError.
+error instead of a MemoryError (`check_elements`, which the interpreter
+also applies to the results of broadcasting and matmul).
 
 `resize_array` keeps the leading corner (every index inside both shapes)
 and fills the new elements by the policy; random new elements are drawn in
@@ -44,12 +45,18 @@ def check_dims(dims: Sequence[float]) -> tuple[int, ...]:
     if not 1 <= len(dims) <= MAX_RANK:
         raise NomaRuntimeError(f"a tensor needs 1 to {MAX_RANK} dimensions, got {len(dims)}")
     shape = tuple(check_dim(d) for d in dims)
+    check_elements(shape)
+    return shape
+
+
+def check_elements(shape: Sequence[int]) -> None:
+    """The element cap on a shape: dims, and results that can be larger than
+    their operands (broadcasting `[1e5, 1] + [1, 1e5]`, matmul)."""
     total = math.prod(shape)
     if total > MAX_ELEMENTS:
         raise NomaRuntimeError(
             f"tensor too large: shape {list(shape)} has {total} elements (limit {MAX_ELEMENTS})"
         )
-    return shape
 
 
 def resize_array(

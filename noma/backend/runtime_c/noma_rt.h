@@ -59,7 +59,10 @@ enum noma_policy { NOMA_ZEROS, NOMA_NORMAL, NOMA_UNIFORM };
 enum noma_dist { NOMA_DIST_UNIFORM, NOMA_DIST_NORMAL };
 
 /* ---- program lifetime ---------------------------------------------------- */
-int noma_rt_run(void (*entry)(void), uint64_t seed);  /* 0 ok, 1 user error */
+/* 0 ok, 1 user error.  While it runs, a default SIGINT action is replaced by
+ * a handler that prints "interrupted" and exits with status 130 (a SIGINT the
+ * host handles or ignores is left alone). */
+int noma_rt_run(void (*entry)(void), uint64_t seed);
 /* main() of a standalone executable: parses `--seed N`, then noma_rt_run */
 int noma_rt_main(int argc, char **argv, void (*entry)(void), uint64_t default_seed);
 void noma_rt_error(const noma_site *site, const char *fmt, ...);  /* does not return */
@@ -89,6 +92,10 @@ noma_tensor *noma_rt_reduce_axis(int64_t op, noma_tensor *out, const noma_tensor
                                  int64_t axis, int64_t keepdims, const noma_site *site);
 noma_tensor *noma_rt_matmul(noma_tensor *out, const noma_tensor *a, const noma_tensor *b,
                             const noma_site *site);
+/* a @ b with either factor transposed first (flags 0/1), without a copy for
+ * small products */
+noma_tensor *noma_rt_matmul_t(noma_tensor *out, const noma_tensor *a, const noma_tensor *b,
+                              int64_t transpose_a, int64_t transpose_b, const noma_site *site);
 double noma_rt_dot(const noma_tensor *a, const noma_tensor *b, const noma_site *site);
 noma_tensor *noma_rt_transpose(noma_tensor *out, const noma_tensor *a, const noma_site *site);
 noma_tensor *noma_rt_softmax(noma_tensor *out, const noma_tensor *a, int64_t log);
@@ -113,7 +120,7 @@ noma_tensor *noma_rt_resize(noma_tensor *out, const noma_tensor *a, int64_t rank
                             const noma_site *site);
 
 /* ---- RNG (splitmix64, SPEC §9) --------------------------------------------- */
-void noma_rt_seed(double n);
+void noma_rt_seed(double n, const noma_site *site);  /* n must be finite */
 double noma_rt_random(int64_t dist, double a, double b);
 noma_tensor *noma_rt_random_tensor(noma_tensor *out, int64_t dist, double a, double b,
                                    int64_t rank, const double *dims, const noma_site *site);
@@ -122,6 +129,10 @@ noma_tensor *noma_rt_random_tensor(noma_tensor *out, int64_t dist, double a, dou
 noma_tensor *noma_rt_buf_new(const noma_tensor *init);     /* copy of a value */
 noma_tensor *noma_rt_buf_new_scalar(double init);
 noma_tensor *noma_rt_buf_alloc(int64_t rank, const double *dims, const noma_site *site);
+/* Name a buffer for messages ("use of freed variable 'w'"): `name`, or
+ * "<of's name>.<name>" when `of` is not NULL (optimizer state "w.m"; no name
+ * when `of` has none).  The name is copied.  Returns buf. */
+noma_tensor *noma_rt_buf_name(noma_tensor *buf, const char *name, const noma_tensor *of);
 noma_tensor *noma_rt_buf_load(noma_tensor *out, const noma_tensor *buf, const noma_site *site);
 double noma_rt_buf_load_scalar(const noma_tensor *buf, const noma_site *site);
 void noma_rt_buf_store(noma_tensor *buf, const noma_tensor *value, const noma_site *site);
@@ -149,7 +160,14 @@ void noma_rt_save_safetensors(int64_t n, const char *const *keys,
 /* ---- training ------------------------------------------------------------- */
 void noma_rt_check_objective(double loss, double iteration, const noma_site *site);
 void noma_rt_warn_max_iterations(double count, const noma_site *site);
-void noma_rt_loss_log(double loop, double iteration, double loss);  /* --loss-log hook */
+/* --loss-log and --progress: called with every objective of every optimize
+ * loop (`loop` counts loops in start order from 0, `iteration` from 0; `site`
+ * is the loop's).  Appends a row to the CSV file NOMA_LOSS_LOG names, and
+ * with NOMA_PROGRESS set (not "0") keeps a progress line on stderr for loops
+ * running over 0.1 s; both variables are read once per run. */
+void noma_rt_loss_log(double loop, double iteration, double loss, const noma_site *site);
+/* after each optimize loop: ends its progress line, if one was shown */
+void noma_rt_end_loop(void);
 
 /* ---- embedding and tests (not called by compiled code) ------------------- */
 /* The last error report noma_rt_error printed (without the trailing newline),

@@ -1,9 +1,11 @@
 /* Program lifetime, error reporting, values, buffers and training checks. */
 #include <math.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "noma_rt_internal.h"
 
@@ -29,21 +31,53 @@ static void line_buffered_stdout(void) {
     }
 }
 
+/* Ctrl-C while a program runs, where SIGINT would end the process anyway
+ * (its action is the default: an executable, `nomac run` with the JIT):
+ * one line "interrupted" on stderr and exit status 130, as `nomac run
+ * --backend interp` does.  Only async-signal-safe calls: stdout is
+ * line-buffered, so the lines printed before are already out.  A host that
+ * handles SIGINT itself (Python embedding the JIT) or ignores it keeps its
+ * handler. */
+static void on_interrupt(int sig) {
+    (void)sig;
+    static const char msg[] = "\ninterrupted\n";
+    const int skip = noma__progress_visible ? 0 : 1;  /* end a progress line first */
+    ssize_t written = write(STDERR_FILENO, msg + skip, sizeof msg - 1 - skip);
+    (void)written;
+    _exit(NOMA_INTERRUPTED_STATUS);
+}
+
+/* install on_interrupt if SIGINT has its default action; 1 if installed */
+static int catch_interrupt(struct sigaction *old) {
+    if (sigaction(SIGINT, NULL, old) != 0) return 0;
+    if ((old->sa_flags & SA_SIGINFO) || old->sa_handler != SIG_DFL) return 0;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_interrupt;
+    sigemptyset(&sa.sa_mask);
+    return sigaction(SIGINT, &sa, NULL) == 0;
+}
+
 int noma_rt_run(void (*entry)(void), uint64_t seed) {
     jmp_buf env;
     jmp_buf *volatile prev = noma__jmp;
+    struct sigaction old_int;
+    volatile int caught = 0;
     line_buffered_stdout();
     noma__rng_state = seed;
     if (setjmp(env) != 0) {
         noma__jmp = prev;
         run_end();
+        if (caught) sigaction(SIGINT, &old_int, NULL);
         return 1;
     }
     noma__jmp = &env;
     noma__loss_log_reset();
+    caught = catch_interrupt(&old_int);
     entry();
     noma__jmp = prev;
     run_end();
+    if (caught) sigaction(SIGINT, &old_int, NULL);
     return 0;
 }
 
@@ -164,6 +198,7 @@ void noma_rt_error(const noma_site *site, const char *fmt, ...) {
             msg = big;
         }
     }
+    noma__progress_end();  /* the progress line ends before the report */
     report(site, msg);
     if (msg != small) free(msg);
     if (noma__jmp) longjmp(*noma__jmp, 1);
@@ -247,7 +282,6 @@ void noma__check_dims(int64_t rank, const double *in, int64_t *dims, const noma_
         noma_rt_error(site, "a tensor needs 1 to %d dimensions, got %lld", NOMA_MAX_RANK,
                       (long long)rank);
     char num[64];
-    unsigned __int128 total = 1;
     for (int64_t i = 0; i < rank; i++) {
         double x = in[i];
         if (isnan(x)) noma_rt_error(site, "dimension must be >= 1, got nan");
@@ -261,10 +295,16 @@ void noma__check_dims(int64_t rank, const double *in, int64_t *dims, const noma_
                           (long long)NOMA_MAX_ELEMENTS);
         }
         dims[i] = (int64_t)x;
-        total *= (unsigned __int128)dims[i];
     }
-    if (total > (unsigned __int128)NOMA_MAX_ELEMENTS) {
-        char shape[NOMA__SHAPE_BUF];
+    noma__check_elements(rank, dims, site);
+}
+
+void noma__too_many_elements(int64_t rank, const int64_t *dims, const noma_site *site) {
+    unsigned __int128 total = 1;
+    for (int64_t i = 0; i < rank && i < NOMA_MAX_RANK; i++)
+        total *= (unsigned __int128)(dims[i] > 0 ? dims[i] : 0);
+    if (NOMA_UNLIKELY(total > (unsigned __int128)NOMA_MAX_ELEMENTS)) {
+        char shape[NOMA__SHAPE_BUF], num[64];
         fmt_u128(num, total);
         noma_rt_error(site, "tensor too large: shape %s has %s elements (limit %lld)",
                       noma__fmt_shape(shape, rank, dims), num, (long long)NOMA_MAX_ELEMENTS);
@@ -426,10 +466,36 @@ double noma_rt_to_scalar(const noma_tensor *a, const noma_site *site) {
 /* buffers                                                                  */
 /* ======================================================================== */
 
+/* A buffer: its descriptor (what compiled code sees) and the variable's
+ * name for messages (NULL: unnamed, as `alloc`ed memory). */
+typedef struct noma__buffer {
+    noma_tensor t;
+    char *name;
+} noma__buffer;
+
 static noma_tensor *new_descriptor(void) {
-    noma_tensor *t = calloc(1, sizeof *t);
-    if (!t) noma__oom(NULL);
-    return t;
+    noma__buffer *b = calloc(1, sizeof *b);
+    if (!b) noma__oom(NULL);
+    return &b->t;
+}
+
+static const char *buf_name(const noma_tensor *buf) {
+    return ((const noma__buffer *)(const void *)buf)->name;
+}
+
+noma_tensor *noma_rt_buf_name(noma_tensor *buf, const char *name, const noma_tensor *of) {
+    noma__buffer *b = (noma__buffer *)(void *)buf;
+    const char *base = of ? buf_name(of) : NULL;
+    if (!name || !*name || (of && !base)) return buf;  /* no name (a state of `alloc`ed memory) */
+    noma__sb sb = {0};
+    if (base) {
+        noma__sb_str(&sb, base);
+        noma__sb_str(&sb, ".");
+    }
+    noma__sb_str(&sb, name);
+    free(b->name);
+    b->name = (char *)noma__sb_cstr(&sb);
+    return buf;
 }
 
 noma_tensor *noma_rt_buf_new(const noma_tensor *init) {
@@ -460,7 +526,11 @@ noma_tensor *noma_rt_buf_alloc(int64_t rank, const double *dims, const noma_site
 }
 
 static inline void live(const noma_tensor *buf, const noma_site *site) {
-    if (NOMA_UNLIKELY(buf->rank < 0)) noma_rt_error(site, "use of freed variable");
+    if (NOMA_UNLIKELY(buf->rank < 0)) {
+        const char *name = buf_name(buf);
+        if (name) noma_rt_error(site, "use of freed variable '%s'", name);
+        noma_rt_error(site, "use of freed variable");
+    }
 }
 
 noma_tensor *noma_rt_buf_load(noma_tensor *out, const noma_tensor *buf, const noma_site *site) {
@@ -482,8 +552,11 @@ void noma_rt_buf_store(noma_tensor *buf, const noma_tensor *value, const noma_si
     live(buf, site);
     if (NOMA_UNLIKELY(value->rank != buf->rank)) {
         char shape[NOMA__SHAPE_BUF];
-        noma_rt_error(site, "cannot store a value of shape %s into a variable of rank %lld",
-                      noma__fmt_shape(shape, value->rank, value->dims), (long long)buf->rank);
+        const char *name = buf_name(buf);
+        noma_rt_error(site, "cannot store a value of shape %s into %s%s%s of rank %lld",
+                      noma__fmt_shape(shape, value->rank, value->dims),
+                      name ? "variable '" : "a variable", name ? name : "", name ? "'" : "",
+                      (long long)buf->rank);
     }
     if (value == buf) return;
     int64_t n = noma__numel(value);
@@ -494,9 +567,12 @@ void noma_rt_buf_store(noma_tensor *buf, const noma_tensor *value, const noma_si
 
 void noma_rt_buf_store_scalar(noma_tensor *buf, double value, const noma_site *site) {
     live(buf, site);
-    if (NOMA_UNLIKELY(buf->rank != 0))
-        noma_rt_error(site, "cannot store a value of shape [] into a variable of rank %lld",
+    if (NOMA_UNLIKELY(buf->rank != 0)) {
+        const char *name = buf_name(buf);
+        noma_rt_error(site, "cannot store a value of shape [] into %s%s%s of rank %lld",
+                      name ? "variable '" : "a variable", name ? name : "", name ? "'" : "",
                       (long long)buf->rank);
+    }
     buf->data[0] = value;
 }
 
@@ -593,6 +669,7 @@ void noma_rt_check_objective(double loss, double iteration, const noma_site *sit
 void noma_rt_warn_max_iterations(double count, const noma_site *site) {
     char n[64];
     fmt_count(n, sizeof n, count);
+    noma__progress_end();  /* the progress line ends before the warning */
     fflush(stdout);
     if (site && site->file)
         fprintf(stderr, "warning: optimize loop at %s:%lld:%lld reached max_iterations (%s)\n",

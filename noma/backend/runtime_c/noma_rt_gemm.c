@@ -488,3 +488,103 @@ void noma__gemm(const double *A, const double *B, double *C, int64_t m, int64_t 
     for (int t = 0; t < threads; t++) g.pack[t] = pack_for(t, need, site);
     noma__parallel(parts, threads, gemm_part, &g);
 }
+
+/* ------------------------------------------------------------------------ */
+/* products with transposed operands (noma.tensor.matmul {transpose_lhs/rhs}) */
+/* ------------------------------------------------------------------------ */
+
+/* the transposed copies of large operands, kept between calls */
+static double *trans_buf[2];
+static int64_t trans_cap[2];
+
+static const double *transposed_copy(int which, const double *x, int64_t r, int64_t c,
+                                     const noma_site *site) {
+    if (trans_cap[which] < r * c) {
+        free(trans_buf[which]);
+        trans_buf[which] = NULL;
+        trans_cap[which] = 0;
+        trans_buf[which] = noma__xmalloc((size_t)(r * c) * sizeof(double), site);
+        trans_cap[which] = r * c;
+    }
+    noma__transpose(trans_buf[which], x, r, c);
+    return trans_buf[which];
+}
+
+/* a tiny product read through strides: element (i, kk) of the left factor is
+ * A[i * ai + kk * ak], element (kk, j) of the right one B[kk * bk + j * bj];
+ * each element summed from 0 in k order, like noma__gemm.  Wide results
+ * accumulate a row of C over kk (independent, and for bj == 1 contiguous,
+ * elements: the j loop vectorises); narrow ones keep four sums of a column
+ * in registers. */
+static void gemm_strided(const double *restrict A, int64_t ai, int64_t ak,
+                         const double *restrict B, int64_t bk, int64_t bj, double *restrict C,
+                         int64_t m, int64_t n, int64_t k) {
+    if (n >= 4) {
+        for (int64_t i = 0; i < m; i++) {
+            double *restrict c = C + i * n;
+            for (int64_t j = 0; j < n; j++) c[j] = 0.0;
+            for (int64_t kk = 0; kk < k; kk++) {
+                const double a = A[i * ai + kk * ak];
+                const double *restrict b = B + kk * bk;
+                if (bj == 1) {
+                    for (int64_t j = 0; j < n; j++) c[j] = noma__fma(a, b[j], c[j]);
+                } else {
+                    for (int64_t j = 0; j < n; j++) c[j] = noma__fma(a, b[j * bj], c[j]);
+                }
+            }
+        }
+        return;
+    }
+    for (int64_t j = 0; j < n; j++) {
+        const double *restrict b = B + j * bj;
+        int64_t i = 0;
+        for (; i + 4 <= m; i += 4) {
+            const double *restrict a = A + i * ai;
+            double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+            for (int64_t kk = 0; kk < k; kk++) {
+                const double x = b[kk * bk];
+                s0 = noma__fma(a[kk * ak], x, s0);
+                s1 = noma__fma(a[ai + kk * ak], x, s1);
+                s2 = noma__fma(a[2 * ai + kk * ak], x, s2);
+                s3 = noma__fma(a[3 * ai + kk * ak], x, s3);
+            }
+            C[i * n + j] = s0;
+            C[(i + 1) * n + j] = s1;
+            C[(i + 2) * n + j] = s2;
+            C[(i + 3) * n + j] = s3;
+        }
+        for (; i < m; i++) {
+            double s = 0.0;
+            for (int64_t kk = 0; kk < k; kk++) s = noma__fma(A[i * ai + kk * ak], b[kk * bk], s);
+            C[i * n + j] = s;
+        }
+    }
+}
+
+noma_tensor *noma_rt_matmul_t(noma_tensor *out, const noma_tensor *a, const noma_tensor *b,
+                              int64_t transpose_a, int64_t transpose_b, const noma_site *site) {
+    /* the factors' shapes, after their transposes (both operands are 2-D:
+     * the IR verifier checks the ranks) */
+    int64_t da[2] = {a->dims[transpose_a ? 1 : 0], a->dims[transpose_a ? 0 : 1]};
+    int64_t db[2] = {b->dims[transpose_b ? 1 : 0], b->dims[transpose_b ? 0 : 1]};
+    if (da[1] != db[0]) {
+        char s1[NOMA__SHAPE_BUF], s2[NOMA__SHAPE_BUF];
+        noma_rt_error(site,
+                      "matmul: shapes %s and %s do not match (expected [m, k] and [k, n])",
+                      noma__fmt_shape(s1, 2, da), noma__fmt_shape(s2, 2, db));
+    }
+    int64_t m = da[0], k = da[1], n = db[1];
+    int64_t dims[2] = {m, n};
+    noma__check_elements(2, dims, site);  /* the element limit, as noma_rt_matmul */
+    double *o = noma__ensure(out, m * n, site);
+    noma__set_shape(out, 2, dims);
+    if (m * n * k < SMALL_WORK) {
+        gemm_strided(a->data, transpose_a ? 1 : k, transpose_a ? m : 1, b->data,
+                     transpose_b ? 1 : n, transpose_b ? k : 1, o, m, n, k);
+        return out;
+    }
+    const double *A = transpose_a ? transposed_copy(0, a->data, k, m, site) : a->data;
+    const double *B = transpose_b ? transposed_copy(1, b->data, n, k, site) : b->data;
+    noma__gemm(A, B, o, m, n, k, site);
+    return out;
+}

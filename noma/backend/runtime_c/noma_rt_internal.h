@@ -7,6 +7,7 @@
 #define NOMA_RT_INTERNAL_H
 
 #include <stddef.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -25,6 +26,9 @@
 #define NOMA_LIKELY(x) (x)
 #define NOMA_UNLIKELY(x) (x)
 #endif
+
+/* the exit status after Ctrl-C (128 + SIGINT), as noma/cli.py INTERRUPTED_STATUS */
+#define NOMA_INTERRUPTED_STATUS 130
 
 /* the element cap of runtime/resize.py (MAX_ELEMENTS) */
 #define NOMA_MAX_ELEMENTS (INT64_C(1) << 31)
@@ -64,6 +68,18 @@ NOMA_HIDDEN const char *noma__fmt_shape(char *buf, int64_t rank, const int64_t *
 /* SPEC §5/§7 dimension checks (runtime/resize.py check_dims); fills dims */
 NOMA_HIDDEN void noma__check_dims(int64_t rank, const double *in, int64_t *dims,
                                   const noma_site *site);
+/* the element cap (NOMA_MAX_ELEMENTS) on a result shape: broadcasting, matmul
+ * (runtime/resize.py check_elements); the out-of-line part reports */
+NOMA_HIDDEN void noma__too_many_elements(int64_t rank, const int64_t *dims, const noma_site *site);
+static inline void noma__check_elements(int64_t rank, const int64_t *dims, const noma_site *site) {
+    int64_t total = 1;  /* inline: it runs for every kernel call */
+    for (int64_t i = 0; i < rank && i < NOMA_MAX_RANK; i++)
+        if (__builtin_mul_overflow(total, dims[i] > 0 ? dims[i] : 0, &total)) {
+            noma__too_many_elements(rank, dims, site);
+            return;
+        }
+    if (NOMA_UNLIKELY(total > NOMA_MAX_ELEMENTS)) noma__too_many_elements(rank, dims, site);
+}
 
 /* checked index (interp_values.check_index) */
 NOMA_HIDDEN int64_t noma__check_index(double x, int64_t size, const noma_site *site);
@@ -91,8 +107,13 @@ NOMA_HIDDEN int noma__num_threads(void);
  * returns when all are done.  fn must not raise noma_rt_error. */
 NOMA_HIDDEN void noma__parallel(int parts, int threads, noma__part_fn fn, void *arg);
 /* C[m x n] = A[m x k] @ B[k x n], all row-major and contiguous, C distinct */
+/* 1 while a --progress line is on stderr without its newline (read by the
+ * SIGINT handler, which then ends the line before "interrupted") */
+NOMA_HIDDEN extern volatile sig_atomic_t noma__progress_visible;
 NOMA_HIDDEN void noma__gemm(const double *A, const double *B, double *C, int64_t m, int64_t n,
                             int64_t k, const noma_site *site);
+/* o (c x r) = x (r x c) transposed, o distinct */
+NOMA_HIDDEN void noma__transpose(double *o, const double *x, int64_t r, int64_t c);
 
 /* ---- vectorised elementary functions (noma_rt_vmath.c); o may be a ---- */
 
@@ -159,9 +180,13 @@ NOMA_HIDDEN int64_t noma__read_fully(int fd, void *buf, int64_t n);
  * errors="replace" sees it; *valid = 0 for a replaced (invalid) sequence */
 NOMA_HIDDEN size_t noma__u8_char(const unsigned char *p, size_t n, int *valid);
 
-/* flush the loss log (end of a run); forget NOMA_LOSS_LOG (read again at the next call) */
+/* end of a run: end the progress line, close the loss log, forget
+ * NOMA_LOSS_LOG and NOMA_PROGRESS (read again at the next call) */
 NOMA_HIDDEN void noma__loss_log_flush(void);
-/* forget NOMA_LOSS_LOG (start of a run) */
+/* forget NOMA_LOSS_LOG, NOMA_PROGRESS and the running loop (start of a run) */
 NOMA_HIDDEN void noma__loss_log_reset(void);
+/* end the progress line of the running loop, if one was shown (before an
+ * error report or a warning); see noma_rt_end_loop */
+NOMA_HIDDEN void noma__progress_end(void);
 
 #endif

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "noma_rt_internal.h"
@@ -58,7 +59,10 @@ void noma_rt_print_str(const char *s) {
 /* ======================================================================== */
 
 int noma__open_input(const char *path, const char *kind, int64_t *size, const noma_site *site) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a
+     * writer; it is rejected below (not a regular file), and cleared for a
+     * regular file before anything is read. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         if (errno == ENOENT)
             noma_rt_error(site, "cannot read %s file '%s': no such file", kind, path);
@@ -78,6 +82,8 @@ int noma__open_input(const char *path, const char *kind, int64_t *size, const no
         close(fd);
         noma_rt_error(site, "cannot read %s file '%s': not a regular file", kind, path);
     }
+    int flags = fcntl(fd, F_GETFL);
+    if (flags != -1 && (flags & O_NONBLOCK)) fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
     *size = (int64_t)st.st_size;
     return fd;
 }
@@ -222,7 +228,48 @@ static int is_number(const char *s, size_t n) {
     return i == n;
 }
 
-/* the field as Python shows it: invalid UTF-8 as U+FFFD, at most 40 characters */
+/* the code point of a valid UTF-8 sequence of k bytes */
+static uint32_t u8_decode(const unsigned char *p, size_t k) {
+    if (k == 1) return p[0];
+    uint32_t cp = p[0] & (0x7Fu >> k);
+    for (size_t i = 1; i < k; i++) cp = (cp << 6) | (p[i] & 0x3Fu);
+    return cp;
+}
+
+/* Code points Python's str.isprintable() rejects (Unicode 14, Python 3.11):
+ * controls, separators other than the space, format characters, surrogates,
+ * private use, noncharacters and unassigned planes.  Other unassigned code
+ * points (whose set changes with the Unicode version) are shown as they are. */
+static const uint32_t NOT_PRINTABLE[][2] = {
+    {0x0, 0x1F}, {0x7F, 0xA0}, {0xAD, 0xAD}, {0x600, 0x605}, {0x61C, 0x61C},
+    {0x6DD, 0x6DD}, {0x70F, 0x70F}, {0x890, 0x891}, {0x8E2, 0x8E2}, {0x1680, 0x1680},
+    {0x180E, 0x180E}, {0x2000, 0x200F}, {0x2028, 0x202F}, {0x205F, 0x2064},
+    {0x2066, 0x206F}, {0x3000, 0x3000}, {0xD800, 0xF8FF}, {0xFDD0, 0xFDEF},
+    {0xFEFF, 0xFEFF}, {0xFFF9, 0xFFFB}, {0x110BD, 0x110BD}, {0x110CD, 0x110CD},
+    {0x13430, 0x13438}, {0x1BCA0, 0x1BCA3}, {0x1D173, 0x1D17A}, {0x40000, 0xDFFFF},
+    {0xE0000, 0xE00FF}, {0xE01F0, 0x10FFFF},
+};
+
+static int printable(uint32_t cp) {
+    if ((cp & 0xFFFE) == 0xFFFE) return 0;  /* U+xFFFE, U+xFFFF: noncharacters */
+    for (size_t i = 0; i < sizeof NOT_PRINTABLE / sizeof NOT_PRINTABLE[0]; i++)
+        if (cp >= NOT_PRINTABLE[i][0] && cp <= NOT_PRINTABLE[i][1]) return 0;
+    return 1;
+}
+
+/* one character as Python's ascii() escapes it (without the quotes) */
+static void escape_char(noma__sb *sb, uint32_t cp) {
+    if (cp == '\t') noma__sb_str(sb, "\\t");
+    else if (cp == '\n') noma__sb_str(sb, "\\n");
+    else if (cp == '\r') noma__sb_str(sb, "\\r");
+    else if (cp < 0x100) noma__sb_printf(sb, "\\x%02x", (unsigned)cp);
+    else if (cp < 0x10000) noma__sb_printf(sb, "\\u%04x", (unsigned)cp);
+    else noma__sb_printf(sb, "\\U%08x", (unsigned)cp);
+}
+
+/* the field as csvio._shorten shows it: invalid UTF-8 as U+FFFD, at most 40
+ * characters, the characters Python does not print (NUL, controls, ...)
+ * escaped as ascii() writes them */
 static void shorten(noma__sb *sb, const char *s, size_t n) {
     int64_t chars = 0;
     size_t i = 0;
@@ -233,8 +280,12 @@ static void shorten(noma__sb *sb, const char *s, size_t n) {
         }
         int valid;
         size_t k = noma__u8_char((const unsigned char *)s + i, n - i, &valid);
-        if (valid) noma__sb_add(sb, s + i, k);
-        else noma__sb_str(sb, "\xEF\xBF\xBD");
+        if (!valid) noma__sb_str(sb, "\xEF\xBF\xBD");
+        else {
+            uint32_t cp = u8_decode((const unsigned char *)s + i, k);
+            if (printable(cp)) noma__sb_add(sb, s + i, k);
+            else escape_char(sb, cp);
+        }
         i += k;
         chars++;
     }
@@ -476,32 +527,136 @@ void noma__atomic_write(const char *name, const noma__chunk *chunks, int nchunks
 }
 
 /* ======================================================================== */
-/* the loss log (NOMA_LOSS_LOG)                                             */
+/* the loss log (NOMA_LOSS_LOG) and the progress line (NOMA_PROGRESS)       */
 /* ======================================================================== */
 
 static FILE *loss_file;
 static char *loss_path;
 static int loss_failed;
 
-/* NOMA_LOSS_LOG, read once per run (getenv costs more than a training step
- * of a tiny model) */
+/* NOMA_LOSS_LOG and NOMA_PROGRESS, read once per run (getenv costs more than
+ * a training step of a tiny model); `watching`: either is on, the one test
+ * noma_rt_loss_log makes per iteration when both are off */
 static const char *loss_env;
+static int progress_on;
+volatile sig_atomic_t noma__progress_visible;
+static int watching;
 static int loss_env_read;
+
+static void read_watch_env(void) {
+    loss_env = getenv("NOMA_LOSS_LOG");
+    if (loss_env && !loss_env[0]) loss_env = NULL;
+    const char *p = getenv("NOMA_PROGRESS");
+    progress_on = p && p[0] && strcmp(p, "0") != 0;
+    watching = loss_env != NULL || progress_on;
+    loss_env_read = 1;
+}
+
+/* The progress line, as noma/backend/train_monitor.py writes it: once a loop
+ * has run for PROGRESS_INTERVAL seconds, "\roptimize loop K at FILE:L:C:
+ * iteration I, loss %.8g" on stderr, rewritten in place at most every
+ * PROGRESS_INTERVAL seconds; when the loop ends (noma_rt_end_loop, an error,
+ * the max_iterations warning, the end of the run) it is written a last time
+ * and ended with a newline. Loops shorter than the interval show nothing. */
+#define PROGRESS_INTERVAL 0.1
+
+static struct {
+    int running;          /* a loop recorded an iteration and has not ended */
+    int shown;            /* its line was written */
+    int width;            /* characters of the line last written (without \r) */
+    double loop, iteration, loss;
+    const noma_site *site;
+    double started, shown_at;  /* seconds, PROGRESS_CLOCK */
+} progress;
+
+/* read at every iteration while --progress is on: the coarse clock (a few ms
+ * resolution) costs a few ns where the precise one costs about 20 */
+#ifdef CLOCK_MONOTONIC_COARSE
+#define PROGRESS_CLOCK CLOCK_MONOTONIC_COARSE
+#else
+#define PROGRESS_CLOCK CLOCK_MONOTONIC
+#endif
+
+static double monotonic_s(void) {
+    struct timespec ts;
+    clock_gettime(PROGRESS_CLOCK, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void progress_show(double now) {
+    char loss[40];
+    if (isnan(progress.loss)) snprintf(loss, sizeof loss, "nan");  /* not "-nan" */
+    else snprintf(loss, sizeof loss, "%.8g", progress.loss);
+    const noma_site *site = progress.site;
+    int n;
+    if (site && site->file)
+        n = fprintf(stderr, "\roptimize loop %.0f at %s:%lld:%lld: iteration %.0f, loss %s",
+                    progress.loop, site->file, (long long)site->line, (long long)site->col,
+                    progress.iteration, loss);
+    else
+        n = fprintf(stderr, "\roptimize loop %.0f: iteration %.0f, loss %s", progress.loop,
+                    progress.iteration, loss);
+    int width = n > 0 ? n - 1 : 0;
+    if (progress.width > width) fprintf(stderr, "%*s", progress.width - width, "");
+    fflush(stderr);
+    progress.width = width;
+    progress.shown = 1;
+    progress.shown_at = now;
+    noma__progress_visible = 1;
+}
+
+void noma__progress_end(void) {
+    if (!progress.running) return;
+    progress.running = 0;
+    if (progress.shown) {
+        progress_show(monotonic_s());
+        fputc('\n', stderr);
+        fflush(stderr);
+    }
+    progress.shown = 0;
+    noma__progress_visible = 0;
+}
+
+static void progress_record(double loop, double iteration, double loss, const noma_site *site) {
+    double now = monotonic_s();
+    if (!progress.running || loop != progress.loop) {  /* a new loop */
+        noma__progress_end();
+        progress.running = 1;
+        progress.shown = 0;
+        progress.width = 0;
+        progress.loop = loop;
+        progress.site = site;
+        progress.started = now;
+    }
+    progress.iteration = iteration;
+    progress.loss = loss;
+    if (now - (progress.shown ? progress.shown_at : progress.started) >= PROGRESS_INTERVAL)
+        progress_show(now);
+}
+
+void noma_rt_end_loop(void) {
+    if (NOMA_UNLIKELY(progress.running)) noma__progress_end();
+}
 
 void noma__loss_log_flush(void) {
     loss_env_read = 0;
-    if (loss_file) fflush(loss_file);
+    noma__progress_end();
+    /* closed, not only flushed: the next run may name the same path for a new
+     * file (the driver renames FILE.tmp to FILE after each run) */
+    if (loss_file) fclose(loss_file);
+    loss_file = NULL;
+    free(loss_path);
+    loss_path = NULL;
+    loss_failed = 0;
 }
 
-void noma__loss_log_reset(void) { loss_env_read = 0; }
+void noma__loss_log_reset(void) {
+    loss_env_read = 0;
+    progress.running = 0;
+    progress.shown = 0;
+}
 
-void noma_rt_loss_log(double loop, double iteration, double loss) {
-    if (!loss_env_read) {
-        loss_env = getenv("NOMA_LOSS_LOG");
-        loss_env_read = 1;
-    }
-    const char *path = loss_env;
-    if (!path || !path[0]) return;
+static void loss_log_row(const char *path, double loop, double iteration, double loss) {
     if (!loss_path || strcmp(loss_path, path) != 0) {
         if (loss_file) fclose(loss_file);
         loss_file = NULL;
@@ -525,4 +680,11 @@ void noma_rt_loss_log(double loop, double iteration, double loss) {
     noma__fmt_num(b, sizeof b, 17, iteration);
     noma__fmt_num(c, sizeof c, 17, loss);
     fprintf(loss_file, "%s,%s,%s\n", a, b, c);
+}
+
+void noma_rt_loss_log(double loop, double iteration, double loss, const noma_site *site) {
+    if (NOMA_UNLIKELY(!loss_env_read)) read_watch_env();
+    if (NOMA_LIKELY(!watching)) return;
+    if (loss_env) loss_log_row(loss_env, loop, iteration, loss);
+    if (progress_on) progress_record(loop, iteration, loss, site);
 }

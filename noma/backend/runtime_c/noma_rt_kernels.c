@@ -225,6 +225,7 @@ static void broadcast_all(int count, const noma_tensor *const *ops, int64_t *ran
         r = nr;
         memcpy(d, nd, sizeof d);
     }
+    noma__check_elements(r, d, site);  /* [1e5, 1] + [1, 1e5] */
     *rank = r;
     memcpy(dims, d, sizeof d);
 }
@@ -603,6 +604,7 @@ noma_tensor *noma_rt_matmul(noma_tensor *out, const noma_tensor *a, const noma_t
     }
     int64_t m = a->dims[0], k = a->dims[1], n = b->dims[1];
     int64_t dims[2] = {m, n};
+    noma__check_elements(2, dims, site);  /* [1e5, 1] x [1, 1e5] */
     double *o = noma__ensure(out, m * n, site);
     noma__set_shape(out, 2, dims);
     noma__gemm(a->data, b->data, o, m, n, k, site);
@@ -681,7 +683,7 @@ static void transpose_part(void *arg, int part, int thread) {
 /* transposes of this many elements or more run on several threads */
 #define PARALLEL_TRANSPOSE_MIN 65536
 
-static void transpose_block(double *restrict o, const double *restrict x, int64_t r, int64_t c) {
+void noma__transpose(double *restrict o, const double *restrict x, int64_t r, int64_t c) {
     int threads = r * c >= PARALLEL_TRANSPOSE_MIN && r >= 2 * TB ? noma__num_threads() : 1;
     if (threads > 1) {
         transpose_job j = {.o = o, .x = x, .r = r, .c = c};
@@ -704,7 +706,7 @@ noma_tensor *noma_rt_transpose(noma_tensor *out, const noma_tensor *a, const nom
     int64_t dims[2] = {c, r};
     double *restrict o = noma__ensure(out, r * c, site);
     noma__set_shape(out, 2, dims);
-    transpose_block(o, a->data, r, c);
+    noma__transpose(o, a->data, r, c);
     return out;
 }
 
@@ -908,10 +910,10 @@ static uint64_t mod_2_64(double x) {
     return (uint64_t)r;
 }
 
-void noma_rt_seed(double n) {
+void noma_rt_seed(double n, const noma_site *site) {
     if (!isfinite(n)) {
         const char *what = isnan(n) ? "nan" : (n > 0 ? "inf" : "-inf");
-        noma_rt_error(NULL, "seed must be a finite number, got %s", what);
+        noma_rt_error(site, "seed must be a finite number, got %s", what);
     }
     double t = trunc(n);
     if (t >= 0) noma__rng_state = mod_2_64(t);

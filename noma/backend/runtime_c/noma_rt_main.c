@@ -5,7 +5,8 @@
  * command line (`--seed N` or `--seed=N`, N an integer taken modulo 2^64, so
  * a negative seed wraps as two's complement; `--help`) and runs the program
  * with noma_rt_run.  Exit status: 0 ok, 1 user error (reported by the
- * runtime), 2 bad command line.
+ * runtime), 2 bad command line, 130 interrupted by Ctrl-C (noma_rt_run's
+ * SIGINT handler prints "interrupted").
  */
 #include <errno.h>
 #include <inttypes.h>

@@ -3,7 +3,8 @@
 
 // An optimize loop with one carried value and one body-declared value
 // becomes an scf.while carrying (value, count); minimize becomes the
-// objective check, the exit test warns when the count reaches max_iter.
+// objective check, the exit test warns when the count reaches max_iter;
+// end_loop follows the loop.
 
 builtin.module {
   func.func @main() {
@@ -53,6 +54,7 @@ builtin.module {
 // CHECK-NEXT: ^{{.*}}(%[[A:.*]]: f64, %[[B:.*]]: f64, %[[C:.*]]: f64):
 // CHECK-NEXT:   scf.yield %[[A]], %[[C]] : f64, f64
 // CHECK-NEXT: }
+// CHECK-NEXT: noma.train.end_loop
 // CHECK-NEXT: noma.io.print %[[R0]] : f64
 // CHECK-NEXT: noma.io.print %[[R1]] : f64
 // CHECK-NOT:  noma.train.optimize
@@ -61,3 +63,4 @@ builtin.module {
 // LOC: noma.train.check_objective %l, %iteration loc("prog.noma":4:3)
 // LOC: noma.train.warn_max_iterations %iteration loc("prog.noma":4:3)
 // LOC: } loc("prog.noma":4:3)
+// LOC-NEXT: noma.train.end_loop loc("prog.noma":4:3)

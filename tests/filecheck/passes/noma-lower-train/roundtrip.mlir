@@ -1,7 +1,7 @@
 // RUN: nomac %s | filecheck %s
 // RUN: nomac %s --print-op-generic | nomac | filecheck %s
 
-// The two ops noma-lower-train introduces print and parse.
+// The ops noma-lower-train introduces print and parse.
 
 builtin.module {
   func.func @main() {
@@ -9,9 +9,11 @@ builtin.module {
     %k = arith.constant 3.0 : f64
     noma.train.check_objective %l, %k
     noma.train.warn_max_iterations %k
+    noma.train.end_loop
     func.return
   }
 }
 
 // CHECK:      noma.train.check_objective %l, %k
 // CHECK-NEXT: noma.train.warn_max_iterations %k
+// CHECK-NEXT: noma.train.end_loop
