@@ -12,11 +12,8 @@ own apps, everything else to the mlir-opt-style app. See docs/cli.md.
 
 from __future__ import annotations
 
-import signal
 import sys
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated
 
@@ -73,10 +70,14 @@ def run(
     _line_buffered_stdio()
 
     def start() -> int:
-        with _native_sigint(backend):
-            return driver.run_program(
-                program, backend=backend, seed=seed, loss_log=loss_log, progress=progress
-            )
+        return driver.run_program(
+            program,
+            backend=backend,
+            seed=seed,
+            loss_log=loss_log,
+            progress=progress,
+            ctrl_c_ends_native_run=True,
+        )
 
     return interruptible(start)
 
@@ -97,24 +98,6 @@ def interruptible(action: Callable[[], int]) -> int:
                 pass
         print("interrupted", file=sys.stderr, flush=True)
         return INTERRUPTED_STATUS
-
-
-@contextmanager
-def _native_sigint(backend: str) -> Iterator[None]:
-    """While native code runs (the JIT), Python's SIGINT handler would only set
-    a flag that nothing checks, and Ctrl-C would be ignored: restore the
-    default action, so that Ctrl-C ends the process. While the program runs,
-    the C runtime (`noma_rt_run`) replaces a default action by its own
-    handler, which prints `interrupted` and exits with status 130, like
-    `interruptible` (and executables) do."""
-    if backend == "interp" or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    old = signal.signal(signal.SIGINT, signal.SIG_DFL)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, old)
 
 
 def _line_buffered_stdio() -> None:

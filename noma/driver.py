@@ -23,7 +23,9 @@ import importlib
 import importlib.util
 import os
 import re
+import signal
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
@@ -519,6 +521,7 @@ def run_program(
     stderr: TextIO | None = None,
     loss_log: str | None = None,
     progress: bool = False,
+    ctrl_c_ends_native_run: bool = False,
 ) -> int:
     """Compile and run a program (`nomac run`); returns the exit status.
 
@@ -527,19 +530,26 @@ def run_program(
     `loss_log` names a CSV file that gets the objective of every iteration
     of every optimize loop (`loop,iteration,loss`); `progress` shows a live
     progress line for long loops on stderr (see `noma/backend/train_monitor.py`).
+    `ctrl_c_ends_native_run` (the CLI, in the main thread): while the JIT's
+    native code runs, SIGINT gets its default action, which the C runtime
+    turns into "interrupted" and exit status 130 (Python's handler would
+    only set a flag that native code never checks). Compilation keeps
+    Python's handler (KeyboardInterrupt).
     """
     out = stdout if stdout is not None else sys.stdout
     err = stderr if stderr is not None else sys.stderr
-    training = TrainingOptions(loss_log=loss_log, progress=progress)
+    training = TrainingOptions(loss_log, progress, ctrl_c_ends_native_run)
     return guard(lambda: _run_program(path, backend, seed, out, err, training), err)
 
 
 @dataclass(frozen=True)
 class TrainingOptions:
-    """What `nomac run` reports about training loops besides the program's output."""
+    """What `nomac run` reports about training loops besides the program's
+    output, and how Ctrl-C stops native code (see `run_program`)."""
 
     loss_log: str | None = None
     progress: bool = False
+    ctrl_c_ends_native_run: bool = False
 
 
 #: A backend: runs a module after `DEFAULT_PIPELINE`, returns the exit status.
@@ -604,6 +614,19 @@ def _run_interp(
     return 0
 
 
+@contextmanager
+def _default_sigint(wanted: bool) -> Iterator[None]:
+    """SIGINT's default action inside the block (main thread only)."""
+    if not wanted or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_DFL)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
 def _run_jit(
     module: ModuleOp, seed: int, out: TextIO, err: TextIO, training: TrainingOptions
 ) -> int:
@@ -626,7 +649,7 @@ def _run_jit(
     if training.progress:
         env["NOMA_PROGRESS"] = "1"
     try:
-        with _environment(env):
+        with _environment(env), _default_sigint(training.ctrl_c_ends_native_run):
             status = program.run(seed)
     finally:
         if tmp is not None and training.loss_log is not None:
