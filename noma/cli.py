@@ -261,10 +261,23 @@ SUBCOMMANDS: dict[str, typer.Typer] = {"run": run_app, "build-exe": build_exe_ap
 
 def main(argv: list[str] | None = None) -> int:
     """The `nomac` console script; returns the exit status."""
+    if argv is None:
+        _default_sigpipe()
     args = sys.argv[1:] if argv is None else list(argv)
     if args and args[0] in SUBCOMMANDS:
         return interruptible(lambda: _invoke(SUBCOMMANDS[args[0]], args[1:], f"nomac {args[0]}"))
     return interruptible(lambda: _invoke(opt_app, args, "nomac"))
+
+
+def _default_sigpipe() -> None:
+    """Output into a closed pipe (`nomac run prog.noma | head`) ends the
+    process quietly, as it ends a standalone executable or any Unix filter,
+    instead of an `internal compiler error: BrokenPipeError` (Python ignores
+    SIGPIPE; the JIT's C stdio would then lose the output silently)."""
+    import signal
+
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 
 
 def _invoke(app: typer.Typer, args: list[str], prog_name: str) -> int:

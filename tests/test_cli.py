@@ -200,6 +200,32 @@ def test_python_dash_m_noma(tmp_path: Path) -> None:
     assert (proc.returncode, proc.stdout) == (0, "ok\n"), proc.stderr
 
 
+@pytest.mark.skipif(not hasattr(__import__("signal"), "SIGPIPE"), reason="needs SIGPIPE")
+@pytest.mark.parametrize("backend", ["interp", "jit"])
+def test_closed_output_pipe_ends_quietly(tmp_path: Path, backend: str) -> None:
+    """`nomac run prog.noma | head -1`: killed by SIGPIPE like an executable,
+    not an `internal compiler error: BrokenPipeError` (docs/cli.md)."""
+    import signal
+
+    write(tmp_path, "many.noma", "fn main() {\n  let i = 0;\n  while i < 1e6 { print(i); i = i + 1; }\n}\n")
+    environ = {**os.environ, "PYTHONPATH": str(ROOT)}
+    environ.pop("NOMA_DEBUG", None)
+    with subprocess.Popen(
+        [sys.executable, "-m", "noma.cli", "run", "--backend", backend, "many.noma"],
+        cwd=tmp_path,
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout.readline() == "0\n"
+        proc.stdout.close()
+        err = proc.stderr.read()
+        assert proc.wait(timeout=300) == -signal.SIGPIPE
+    assert "error" not in err and "Traceback" not in err
+
+
 # ------------------------------------------------------------------ pipelines
 
 

@@ -62,8 +62,8 @@ def test_noma_cells(tmp_path: Path) -> None:
             f"%%noma --backend interp -o again\n{TRAIN}",
             "print(again.output == run.output, again.params['w'] == run.params['w'])",
             # a run-time error after some output, with each backend
-            f'%%noma --backend {JIT}\nfn main() {{\n    let x = tensor [1, 2];\n    print("before");\n    print(x[5]);\n}}',
-            '%%noma --backend interp\nfn main() {\n    let x = tensor [1, 2];\n    print("before");\n    print(x[5]);\n}',
+            f'%%noma --backend {JIT}\nfn main() {{\n    let x = tensor [1, 2];\n    print("before");\n    print(x[dim(x, 0) + 3]);\n}}',
+            '%%noma --backend interp\nfn main() {\n    let x = tensor [1, 2];\n    print("before");\n    print(x[dim(x, 0) + 3]);\n}',
             # a compile-time error
             "%%noma\nfn main() {\n    let x = (1 + ;\n}",
             # a warning goes to stderr
@@ -85,7 +85,7 @@ def test_noma_cells(tmp_path: Path) -> None:
         assert err["ename"] == "NomaCellError"
         assert err["traceback"] == [
             "error: index 5 out of range for dimension of size 2 at cell line 5, column 11",
-            "      print(x[5]);",
+            "      print(x[dim(x, 0) + 3]);",
             "            ^",
         ]
     assert error(cells[7])["traceback"] == [
@@ -118,4 +118,4 @@ def test_example_notebook_runs(tmp_path: Path) -> None:
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert stream(code[1]).startswith("trained; the final loss:\n")
     assert stream(code[2]) == "[[1.998]] 1.005\nTrue ['b', 'w']\n"
-    assert "cell line 4, column 11" in error(code[-1])["traceback"][0]
+    assert "cell line 4, column 13" in error(code[-1])["traceback"][0]

@@ -211,6 +211,29 @@ fn main() {
     print(total);
 }
 """,
+    "batch_return": """
+fn find(t, lim) {
+    let acc = 0;
+    batch b, k in t with 2 {
+        acc = acc + sum(b);
+        if sum(b) > lim { return k * 1000 + acc; }
+        acc = acc + 0.5;
+    }
+    return -acc;
+}
+fn main() {
+    print(find(tensor [1, 2, 3, 4, 5, 6], 6));
+    print(find(tensor [1, 2, 3, 4, 5, 6], 100));
+    batch rows, j in rand_tensor(5, 2) with 2 { let s = sum(rows); }
+    print(s);
+    print(rows);
+    print(j);
+    batch b, k in tensor [[1, 2], [3, 4], [5, 6]] with 2 {
+        if k == 1 { return b; }
+    }
+    print("not reached");
+}
+""",
     "functions": """
 fn square(x) { return x * x; }
 fn norm(v) { return sqrt(sum(square(v))); }
@@ -527,6 +550,10 @@ def test_executable_parses_seed_and_rejects_bad_arguments(tmp_path: Path) -> Non
     assert run_exe(exe, tmp_path, "--seed", "5").stdout == default.stdout
     assert run_exe(exe, tmp_path, "--seed=6").stdout != default.stdout
     assert run_exe(exe, tmp_path, "--seed", "-1").stdout == run_interp(src, -1).stdout
+    # any integer, taken modulo 2^64 (SPEC §9), as `nomac run --seed` does
+    assert run_exe(exe, tmp_path, "--seed", str(2**64 + 6)).stdout == run_interp(src, 6).stdout
+    assert run_exe(exe, tmp_path, "--seed", str(-(2**64) - 1)).stdout == run_interp(src, -1).stdout
+    assert run_exe(exe, tmp_path, "--seed", "1.5").status == 2
     bad = run_exe(exe, tmp_path, "--seed", "x")
     assert bad.status == 2 and "error:" in bad.stderr
     assert run_exe(exe, tmp_path, "--frobnicate").status == 2

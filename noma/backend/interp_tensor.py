@@ -5,8 +5,9 @@ both shapes; run-time index, axis and shape errors are `NomaRuntimeError`s
 (the interpreter attaches the op's location). Floating-point exceptions are
 values (the caller runs under `np.errstate(all="ignore")`): `1 / 0` is `inf`.
 
-Choices where the SPEC is silent: `relu(x)` is `x > 0 ? x : 0` (so
-`relu(nan) == 0` and `relu(-0) == 0`); `min`/`max` propagate NaN (like
+Choices where the SPEC is silent: `relu(x)` is `x <= 0 ? 0 : x` (so
+`relu(nan)` is NaN, as numpy's `maximum(x, 0)` and PyTorch's `relu`, and
+`relu(-0) == 0`); `min`/`max` propagate NaN (like
 `arith.minimumf`/`maximumf`).
 """
 
@@ -59,11 +60,35 @@ def _sigmoid(x: Any) -> Any:
 
 
 def _relu(x: Any) -> Any:
-    return np.where(np.greater(x, 0.0), x, 0.0)
+    return np.where(np.less_equal(x, 0.0), 0.0, x)
 
 
 def _not(x: Any) -> Any:
     return np.where(np.equal(x, 0.0), 1.0, 0.0)
+
+
+#: numpy's fast paths of `power` that can give another value than `pow`
+#: (`pow(-inf, 0.5)` is inf, `sqrt(-inf)` nan; `pow(-0, 0.5)` is 0, `sqrt(-0)` -0;
+#: `pow` need not round `x * x` and `1 / x` exactly as they do).
+_POW_FAST: tuple[tuple[float, Ufunc], ...] = (
+    (2.0, lambda x: np.multiply(x, x)),
+    (0.5, np.sqrt),
+    (-1.0, lambda x: np.divide(1.0, x)),
+)
+
+
+def _power(x: Any, y: Any) -> Any:
+    """`x ** y` element by element: `pow`, except where the exponent is 2, 0.5
+    or -1: `x * x`, `sqrt(x)`, `1 / x`. numpy takes those fast paths only
+    when the exponent reaches its inner loop as one broadcast scalar, which
+    depends on the shapes and on numpy's iteration order; compiled code
+    takes them element by element, so the interpreter does too."""
+    out = np.power(x, y)
+    for k, fast in _POW_FAST:
+        hit = np.equal(y, k)
+        if np.any(hit):
+            out = np.where(hit, fast(x), out)
+    return out
 
 
 UNARY: dict[type[Operation], Ufunc] = {
@@ -90,7 +115,7 @@ BINARY: dict[type[Operation], Ufunc] = {
     T.MulOp: np.multiply,
     T.DivOp: np.divide,
     T.RemOp: np.fmod,
-    T.PowOp: np.power,
+    T.PowOp: _power,
     T.MinOp: np.minimum,
     T.MaxOp: np.maximum,
 }
@@ -154,14 +179,16 @@ def matmul(lhs: Any, rhs: Any) -> np.ndarray:
 
 
 def dot(lhs: Any, rhs: Any) -> float:
-    """1-D dot product of two vectors of the same length."""
+    """1-D dot product of two vectors of the same length: a sum from +0, so
+    never -0 (numpy's dot of two one-element vectors is their product, -0
+    included, and compiled code sums from +0 whatever the length)."""
     a, b = as_array(lhs), as_array(rhs)
     if a.ndim != 1 or b.ndim != 1 or a.shape != b.shape:
         raise NomaRuntimeError(
             f"dot: shapes {fmt_shape(a.shape)} and {fmt_shape(b.shape)} do not match "
             "(expected two 1-D tensors of the same length)"
         )
-    return float(np.dot(a, b))
+    return float(np.dot(a, b)) + 0.0
 
 
 def transpose(x: Any) -> np.ndarray:
@@ -208,7 +235,7 @@ def slice_rows(x: Any, start: float, stop: float) -> np.ndarray:
 
     def bound(v: float) -> int:
         if math.isnan(v):
-            raise NomaRuntimeError("slice bound is nan")
+            raise NomaRuntimeError("batch size must be >= 1, got nan")  # the only NaN bound
         return int(min(max(float(v), 0.0), float(n)))
 
     lo, hi = bound(start), bound(stop)

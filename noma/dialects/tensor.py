@@ -667,13 +667,15 @@ class InsertOp(IRDLOperation):
 @irdl_op_definition
 class SliceOp(IRDLOperation):
     """Rows `start` (inclusive) to `stop` (exclusive) along axis 0 (for 1-D:
-    elements). Bounds are f64, truncated, and clamped to the size."""
+    elements). Bounds are f64, truncated, and clamped to the size. A source
+    of unknown rank (a tensor read from a file) gives a result of unknown
+    rank; slicing a scalar is a run-time error."""
 
     name = "noma.tensor.slice"
-    source = operand_def(TensorType)
+    source = operand_def(TENSOR)
     start = operand_def(F64)
     stop = operand_def(F64)
-    result = result_def(TensorType)
+    result = result_def(TENSOR)
     traits = traits_def(Pure())
     assembly_format = (
         "$source `[` $start `:` $stop `]` attr-dict `:` type($source) `->` type($result)"
@@ -687,10 +689,8 @@ class SliceOp(IRDLOperation):
     ):
         source = _value(source)
         dims = dims_of(source.type)
-        super().__init__(
-            operands=[source, _value(start), _value(stop)],
-            result_types=[tensor_of_dims([None, *dims[1:]])],
-        )
+        rt = type_of_rank(None) if dims is None else tensor_of_dims([None, *dims[1:]])
+        super().__init__(operands=[source, _value(start), _value(stop)], result_types=[rt])
 
 
 @irdl_op_definition

@@ -12,7 +12,7 @@ from xdsl.ir import Operation, SSAValue
 from noma.diagnostics import CompileError
 from noma.dialects import io, mem, train
 from noma.dialects import tensor as nt
-from noma.dialects.common import rank_of
+from noma.dialects.common import dims_of, format_dims, rank_of
 from noma.frontend import ast
 from noma.frontend.scope import Param
 
@@ -96,14 +96,33 @@ class BuiltinGen:
         value = self.fg.expr(e.args[0])
         axis = self.const_axis(e.args[1]) if len(e.args) == 2 else None
         rank = rank_of(value.type)
+        if axis is not None:
+            axis = self.normalize_axis(axis, None if rank is None else max(rank, 1), e)
         if axis is not None and rank is not None and not 0 <= axis < max(rank, 1):
             raise CompileError(f"axis {axis} out of range for a rank-{rank} value", e.loc)
         return self.emit(cls(value, axis), e)
 
     def const_axis(self, a: ast.Expr) -> int:
-        if isinstance(a, ast.Number):
-            return int(a.value)
-        raise CompileError("the axis must be a number literal", a.loc)
+        """The axis argument: a number known at compile time (`1`, `-1`, a
+        variable holding a constant), truncated toward zero."""
+        x = fold_scalar(self.fg.expr(a))
+        if x is None:
+            raise CompileError("the axis must be a number known at compile time", a.loc)
+        if not abs(x) < 2.0**31:  # also NaN
+            raise CompileError(f"axis {x:.10g} out of range", a.loc)
+        return int(x)
+
+    @staticmethod
+    def normalize_axis(axis: int, rank: int | None, e: ast.Call) -> int:
+        """A negative axis counts from the end, as in NumPy (`-1` is the last)."""
+        if axis >= 0:
+            return axis
+        if rank is None:
+            raise CompileError(
+                f"axis {axis} counts from the end, but the rank is only known at run time",
+                e.loc,
+            )
+        return axis + rank if axis + rank >= 0 else axis
 
     def b_sum(self, e: ast.Call) -> SSAValue:
         return self.reduce(e, nt.SumOp)
@@ -126,11 +145,25 @@ class BuiltinGen:
     def b_matmul(self, e: ast.Call) -> SSAValue:
         self.arity(e, 2)
         a, b = self.tensor_arg(e, 0, (2,)), self.tensor_arg(e, 1, (2,))
+        da, db = dims_of(a.type), dims_of(b.type)
+        if da and db and None not in (da[1], db[0]) and da[1] != db[0]:
+            raise CompileError(  # the run-time message, found at compile time
+                f"matmul: shapes {format_dims(da)} and {format_dims(db)} do not match "
+                "(expected [m, k] and [k, n])",
+                e.loc,
+            )
         return self.emit(nt.MatmulOp(a, b), e)
 
     def b_dot(self, e: ast.Call) -> SSAValue:
         self.arity(e, 2)
         a, b = self.tensor_arg(e, 0, (1,)), self.tensor_arg(e, 1, (1,))
+        da, db = dims_of(a.type), dims_of(b.type)
+        if da and db and None not in (da[0], db[0]) and da[0] != db[0]:
+            raise CompileError(
+                f"dot: shapes {format_dims(da)} and {format_dims(db)} do not match "
+                "(expected two 1-D tensors of the same length)",
+                e.loc,
+            )
         return self.emit(nt.DotOp(a, b), e)
 
     def b_transpose(self, e: ast.Call) -> SSAValue:
@@ -152,23 +185,30 @@ class BuiltinGen:
         if isinstance(target, ast.Name):
             b = self.fg.lookup(target.name, target.loc)
             if isinstance(b, Param):
-                self.check_axis(b.rank, axis, e)
+                axis = self.check_axis(b.rank, axis, e)
                 return self.fg.emit_value(mem.DimOp(b.buffer, axis), e.loc)
         value = self.fg.expr(target)
-        self.check_axis(rank_of(value.type), axis, e)
+        axis = self.check_axis(rank_of(value.type), axis, e)
         return self.fg.emit_value(nt.DimOp(value, axis), e.loc)
 
-    def check_axis(self, rank: int | None, axis: int, e: ast.Call) -> None:
+    def check_axis(self, rank: int | None, axis: int, e: ast.Call) -> int:
+        """The axis of `dim`, negative ones counted from the end."""
         if rank == 0:
             raise CompileError("`dim` needs a tensor, got a scalar", e.loc)
+        axis = self.normalize_axis(axis, rank, e)
         if axis < 0 or (rank is not None and axis >= rank):
             raise CompileError(f"axis {axis} out of range for a rank-{rank} tensor", e.loc)
+        return axis
 
     # ------------------------------------------------------------ random numbers
 
     def random(self, e: ast.Call, dist: str, a: SSAValue, b: SSAValue, dims: list[ast.Expr]):
         if len(dims) > 4:
-            raise CompileError("tensors have at most 4 dimensions", e.loc)
+            raise CompileError(
+                f"tensors have at most 4 dimensions: `{e.callee}` got {len(dims)} "
+                f"({len(e.args)} arguments)",
+                e.loc,
+            )
         dim_values = self.scalars(dims)
         return self.fg.emit_value(nt.RandomOp(dist, a, b, dim_values), e.loc)
 
@@ -188,7 +228,11 @@ class BuiltinGen:
 
     def need_dims(self, e: ast.Call, fixed: int) -> list[ast.Expr]:
         if len(e.args) < fixed + 1:
-            raise CompileError(f"`{e.callee}` needs at least one dimension", e.loc)
+            raise CompileError(
+                f"`{e.callee}` needs at least one dimension: it takes at least "
+                f"{fixed + 1} argument(s), got {len(e.args)}",
+                e.loc,
+            )
         return list(e.args[fixed:])
 
     def b_rand_tensor(self, e: ast.Call) -> SSAValue:
@@ -316,6 +360,30 @@ def _compat_kind(fg: FunctionGen, s: ast.Optimize) -> SSAValue:
         old = fg.const(kind) if isinstance(kind, float) else kind
         kind = fg.emit_value(nt.SelectOp(on, fg.const(value), old))
     return fg.const(kind) if isinstance(kind, float) else kind
+
+
+_FOLDABLE = {
+    nt.AddOp: lambda x, y: x + y,
+    nt.SubOp: lambda x, y: x - y,
+    nt.MulOp: lambda x, y: x * y,
+}
+
+
+def fold_scalar(v: SSAValue, depth: int = 0) -> float | None:
+    """The value of a scalar built from constants with `+ - *` and unary `-`."""
+    known = _constant_value(v)
+    if known is not None or depth > 32:
+        return known
+    owner = v.owner
+    if isinstance(owner, nt.NegOp):
+        x = fold_scalar(owner.operands[0], depth + 1)
+        return None if x is None else -x
+    fn = _FOLDABLE.get(type(owner))  # type: ignore[arg-type]
+    if fn is not None:
+        x, y = (fold_scalar(o, depth + 1) for o in owner.operands)
+        if x is not None and y is not None:
+            return fn(x, y)
+    return None
 
 
 def _constant_value(v: SSAValue) -> float | None:

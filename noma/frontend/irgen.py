@@ -28,7 +28,7 @@ from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 from noma.diagnostics import CompileError, SourceLoc
 from noma.dialects import io, mem, train
 from noma.dialects import tensor as nt
-from noma.dialects.common import rank_of, type_of_rank
+from noma.dialects.common import dims_of, format_dims, rank_of, type_of_rank
 from noma.frontend import ast
 from noma.frontend.scope import DONE, RET, Archive, Binding, Env, Param, Poison, Value
 
@@ -72,7 +72,10 @@ class ModuleGen:
     def run(self) -> ModuleOp:
         entry = self.program.entry()
         if entry is None:
-            raise CompileError("the program has no functions: write `fn main() { ... }`")
+            raise CompileError(
+                "the program has no functions: write `fn main() { ... }`",
+                SourceLoc(self.program.filename, 1, 1),
+            )
         if entry.params:
             raise CompileError(
                 f"the entry function `{entry.name}` must take no parameters", entry.loc
@@ -176,6 +179,9 @@ class FunctionGen:
     def run(self) -> tuple[func.FuncOp, int | None | str]:
         self.gen_block(self.fn.body.body)
         ret = self.env.get(RET)
+        if isinstance(ret, Value) and self.partial_entry_return():
+            self.print_if_returned(ret)
+            ret = None
         if isinstance(ret, Value):
             results = [ret.value]
             result_rank: int | None | str = ret.rank
@@ -187,6 +193,23 @@ class FunctionGen:
         op = func.FuncOp(self.symbol, (arg_types, [r.type for r in results]), region)
         op.location = loc_attr(self.fn.loc)
         return op, result_rank
+
+    def partial_entry_return(self) -> bool:
+        """Whether this is the entry function and some path through it ends
+        without returning a value (then nothing is printed for that path)."""
+        return self.fn is self.mod.program.entry() and not returns_value(self.fn.body.body)
+
+    def print_if_returned(self, ret: Value) -> None:
+        """Print the entry's return value (SPEC §2) only on the paths that
+        returned one: the entry then returns nothing itself."""
+        done = self.env.get(DONE)
+        if not isinstance(done, Value):
+            self.emit(io.PrintOp(ret.value), self.fn.loc)
+            return
+        then_block = Block()
+        self.in_block(then_block, self.env, lambda: self.emit(io.PrintOp(ret.value), self.fn.loc))
+        then_block.add_op(scf.YieldOp())
+        self.emit(scf.IfOp(done.value, [], Region(then_block), Region(Block([scf.YieldOp()]))))
 
     # ------------------------------------------------------------ statements
 
@@ -223,13 +246,20 @@ class FunctionGen:
         return Value(self.expr(e))
 
     def stmt_learn(self, s: ast.Learn) -> None:
+        if self.optimize_depth:
+            raise CompileError(
+                f"`learn {s.name}` inside an optimize body: declare learnable parameters "
+                "before the loop",
+                s.loc,
+            )
         init = self.expr(s.value)
         buf = self.emit_value(train.ParamOp(s.name, init), s.loc)
         self.env.set(s.name, Param(hinted(buf, s.name), s.name))
 
     def stmt_exprstmt(self, s: ast.ExprStmt) -> None:
-        if isinstance(s.expr, ast.Call) and s.expr.callee == "print":
-            self.builtins.print_stmt(s.expr)
+        call = s.expr
+        if isinstance(call, ast.Call) and call.callee == "print" and not self.mod.function("print"):
+            self.builtins.print_stmt(call)
             return
         self.expr(s.expr, allow_void=True)
 
@@ -243,9 +273,11 @@ class FunctionGen:
             raise CompileError(f"cannot assign to `{s.name}`", s.loc)
         if s.indices:
             idx = [self.index_value(i) for i in s.indices]
+            check_const_indices(dims_of(binding.value.type), idx, s.indices)
             op = nt.InsertOp(value, binding.value, idx)
             op.attributes["noma.var"] = StringAttr(s.name)
             self.check_store_rank(binding.rank, len(idx), value, s)
+            check_row_shape(dims_of(binding.value.type), len(idx), value, s.loc)
             self.env.set(s.name, Value(self.emit_value(op, s.loc)))
             return
         self.check_same_rank(s.name, binding.rank, value, s.loc)
@@ -259,6 +291,12 @@ class FunctionGen:
         else:
             self.check_same_rank(s.name, p.rank, value, s.loc)
             self.emit(mem.StoreOp(value, p.buffer), s.loc)
+            rank = rank_of(value.type)
+            if rank:  # the new value may have other dimensions: its optimizer
+                # state follows like after a realloc (SPEC §6.4, §7): a
+                # realloc to the parameter's own (new) shape, values unchanged
+                dims = [self.emit_value(mem.DimOp(p.buffer, k), s.loc) for k in range(rank)]
+                self.emit(mem.ReallocOp(p.buffer, dims, "zeros"), s.loc)
 
     def check_same_rank(self, name: str, rank: int | None, value: SSAValue, loc: SourceLoc):
         vr = rank_of(value.type)
@@ -283,10 +321,8 @@ class FunctionGen:
             )
 
     def stmt_return(self, s: ast.Return) -> None:
-        if self.optimize_depth or self.loop_depth:
-            raise CompileError(
-                "`return` inside a batch loop or an optimize body is not supported", s.loc
-            )
+        if self.optimize_depth:
+            raise CompileError("`return` inside an optimize body is not supported", s.loc)
         if s.value is None:
             value: Binding | None = None
         else:
@@ -295,7 +331,7 @@ class FunctionGen:
             if isinstance(old, Value) and old.rank != value.rank:
                 raise CompileError(f"`{self.fn.name}` returns values of different ranks", s.loc)
             self.env.set(RET, value)
-        if self.if_depth or self.while_depth:  # later code must know we returned
+        if self.if_depth or self.while_depth or self.loop_depth:  # later code must know
             self.env.set(DONE, Value(self.const_i1(True)))
 
     def stmt_minimize(self, s: ast.Minimize) -> None:
@@ -447,7 +483,9 @@ class FunctionGen:
         return None
 
     def env_poison(self, name: str, a: Binding | None, b: Binding | None) -> None:
-        if a is None or b is None or isinstance(a, Poison) or isinstance(b, Poison):
+        if any(isinstance(x, Poison) and x.why == "was freed" for x in (a, b)):
+            why = "was freed on some path to this point"
+        elif a is None or b is None or isinstance(a, Poison) or isinstance(b, Poison):
             why = "is not declared on every path to this point"
         else:
             why = "has different ranks or kinds on different paths"
@@ -565,24 +603,30 @@ class FunctionGen:
         op = scf.IfOp(done.value, [i1], Region(then_block), Region(else_block))
         return self.emit_value(op, cond.loc)
 
-    def prepare_return_in_loop(self, s: ast.While) -> None:
+    def prepare_return_in_loop(
+        self, s: ast.While | ast.Batch, setup: Callable[[], None] | None = None
+    ) -> None:
         """Declare the return flag and value before a loop whose body returns,
-        so both can be carried around it."""
+        so both can be carried around it (`setup` binds a batch loop's names)."""
         if not isinstance(self.env.get(DONE), Value):
             self.env.set(DONE, Value(self.const_i1(False)))
         if isinstance(self.env.get(RET), Value):
             return
-        ret_type = self.trial_return_type(s.body.body)
+        ret_type = self.trial_return_type(s.body.body, setup)
         if ret_type is not None:
             self.env.set(RET, Value(self.placeholder_of(ret_type)))
 
-    def trial_return_type(self, stmts: Sequence[ast.Stmt]) -> Attribute | None:
+    def trial_return_type(
+        self, stmts: Sequence[ast.Stmt], setup: Callable[[], None] | None = None
+    ) -> Attribute | None:
         """The type a block returns, found by generating it into a scratch
         block that is then thrown away."""
         saved_block, saved_env = self.block, self.env
         self.block, self.env = Block(), self.env.copy()
         self.while_depth += 1
         try:
+            if setup is not None:
+                setup()
             self.gen_block(stmts)
             ret = self.env.get(RET)
             return ret.value.type if isinstance(ret, Value) else None
@@ -612,7 +656,9 @@ class FunctionGen:
         not exist (the body may not run)."""
         for n in body_env.changed_names(self.env):
             if n not in names and n not in self.env.bindings:
-                self.env.set(n, Poison("is declared inside a loop that may not run"))
+                inner = body_env.get(n)  # e.g. declared under an `if` in the body
+                why = inner.why if isinstance(inner, Poison) else None
+                self.env.set(n, Poison(why or "is declared inside a loop that may not run"))
             elif n not in names and isinstance(self.env.get(n), Value | Param):
                 pass
         for n, r in zip(names, results, strict=False):
@@ -620,12 +666,24 @@ class FunctionGen:
 
     def stmt_batch(self, s: ast.Batch) -> None:
         data = self.expr(s.data)
-        if rank_of(data.type) in (0, None):
+        if rank_of(data.type) == 0:  # unknown rank (read from a file): checked when it runs
             raise CompileError("batch walks a tensor", s.data.loc)
         size = self.scalar(self.expr(s.size), s.size.loc, "the batch size")
         size = self.emit_value(nt.TruncOp(size), s.size.loc)
         total = self.emit_value(nt.DimOp(data, 0), s.loc)
-        names = self.carried_names(s.body)
+
+        def bind_names(start: SSAValue, stop: SSAValue, k: SSAValue) -> None:
+            self.env.set(s.item, Value(self.emit_value(nt.SliceOp(data, start, stop), s.loc)))
+            if s.index is not None:
+                self.env.set(s.index, Value(k))
+
+        returns = contains_return(s.body.body)
+        if returns:  # like a while loop: carry the return flag and value
+            zero = self.const(0.0)
+            self.prepare_return_in_loop(s, lambda: bind_names(zero, size, zero))
+        names = self.carried_names(s.body) + (
+            [n for n in (RET, DONE) if n in self.env.bindings] if returns else []
+        )
         inits, types = self.loop_entry(names)
         inits, types = [self.const(0.0), self.const(0.0), *inits], [f64, f64, *types]
         before_block, after_block = Block(arg_types=types), Block(arg_types=types)
@@ -636,27 +694,47 @@ class FunctionGen:
 
         def gen_cond() -> None:
             more = self.emit_value(nt.CmpOp("lt", before_block.args[0], total))
-            self.emit(scf.ConditionOp(self.truthy(more, s.loc), *before_block.args))
+            cond = self.truthy(more, s.loc)
+            if returns:  # once the body has returned, the loop stops
+                done = before_block.args[2 + names.index(DONE)]
+                not_done = self.emit_value(arith.XOrIOp(done, self.const_i1(True)))
+                cond = self.emit_value(arith.AndIOp(cond, not_done))
+            self.emit(scf.ConditionOp(cond, *before_block.args))
+
+        outer = self.env.copy()
+        new_names: list[str] = []
 
         def gen_body() -> None:
             start, k = after_block.args[0], after_block.args[1]
             stop = self.emit_value(nt.AddOp(start, size))
-            self.env.set(s.item, Value(self.emit_value(nt.SliceOp(data, start, stop), s.loc)))
-            if s.index is not None:
-                self.env.set(s.index, Value(k))
+            bind_names(start, stop, k)
             self.loop_depth += 1
             self.gen_block(s.body.body)
             self.loop_depth -= 1
             nxt = self.loop_next(self.env, names, types[2:], s.loc)
+            # The body runs at least once (tensors have no empty dimension and
+            # a size below 1 is an error), so the names it declares, the item
+            # and the index included, keep their last values after the loop,
+            # like Python's `for`. They are not bound at the start of the body.
+            for n in self.env.changed_names(outer):
+                b = self.env.get(n)
+                if n not in names and n not in (RET, DONE) and isinstance(b, Value):
+                    new_names.append(n)
+                    ty = type_of_rank(b.rank)
+                    nxt.append(self.cast_in(b.value, ty, self.block))
+                    types.append(ty)
+                    before_block.insert_arg(ty, len(before_block.args))
+                    after_block.insert_arg(ty, len(after_block.args))
             k1 = self.emit_value(nt.AddOp(k, self.const(1.0)))
             self.emit(scf.YieldOp(stop, k1, *nxt))
 
         del before_env
-        self.in_block(before_block, self.env.copy(), gen_cond)
         self.in_block(after_block, after_env, gen_body)
+        self.in_block(before_block, self.env.copy(), gen_cond)
+        inits += [self.placeholder_of(ty) for ty in types[len(inits) :]]
         op = scf.WhileOp(inits, types, Region(before_block), Region(after_block))
         self.emit(op, s.loc)
-        self.after_loop(names, op.results[2:], after_env)
+        self.after_loop(names + new_names, op.results[2:], after_env)
 
     # ------------------------------------------------------------ optimize
 
@@ -695,13 +773,17 @@ class FunctionGen:
     ) -> None:
         entry_env = self.env.copy()
         minimizes = [st for st in s.body.body if isinstance(st, ast.Minimize)]
-        if len(minimizes) != 1:
-            raise CompileError("an optimize body needs exactly one `minimize` statement", s.loc)
-        for st in s.body.body:
+        if len(minimizes) > 1:
+            raise CompileError(
+                "a second `minimize`: an optimize body needs exactly one", minimizes[1].loc
+            )
+        for st in s.body.body:  # a nested `minimize` is reported here
             if isinstance(st, ast.Minimize):
                 self.gen_minimize(st)
             else:
                 self.gen_stmt(st)
+        if not minimizes:
+            raise CompileError("an optimize body needs exactly one `minimize` statement", s.loc)
         stop = self.truthy(self.expr(s.until), s.until.loc)
         carried = self.loop_next(self.env, names, types, s.loc)
         for n in self.env.changed_names(entry_env):
@@ -820,12 +902,13 @@ class FunctionGen:
 
     def short_circuit(self, e: ast.Binary) -> SSAValue:
         """`a && b` / `a || b` on scalars, evaluating `b` only when needed."""
-        lhs = self.truthy(self.expr(e.lhs), e.lhs.loc)
+        what = f"an operand of `{e.op}`"
+        lhs = self.truthy(self.scalar(self.expr(e.lhs), e.lhs.loc, what), e.lhs.loc)
         then_block, else_block = Block(), Block()
         env = self.env
 
         def gen_rhs() -> None:
-            rhs = self.truthy(self.expr(e.rhs), e.rhs.loc)
+            rhs = self.truthy(self.scalar(self.expr(e.rhs), e.rhs.loc, what), e.rhs.loc)
             self.emit(scf.YieldOp(self.emit_value(arith.UIToFPOp(rhs, f64))))
 
         def gen_const(value: float) -> Callable[[], None]:
@@ -861,6 +944,7 @@ class FunctionGen:
         if rank is not None and len(indices) > rank:
             raise CompileError(f"too many indices for a rank-{rank} tensor", e.loc)
         idx = [self.index_value(i) for i in indices]
+        check_const_indices(dims_of(source.type), idx, indices)
         return self.emit_value(nt.IndexOp(source, idx), e.loc)
 
     def index_value(self, e: ast.Expr) -> SSAValue:
@@ -889,6 +973,43 @@ class FunctionGen:
             return None
         result_type = type_of_rank(inst.result_rank)  # type: ignore[arg-type]
         return self.emit_value(func.CallOp(inst.symbol, arg_values, [result_type]), e.loc)
+
+
+def check_const_indices(
+    dims: tuple[int | None, ...] | None, idx: Sequence[SSAValue], exprs: Sequence[ast.Expr]
+) -> None:
+    """An index that is a constant must be inside a dimension whose size is
+    known: an error at compile time, with the run-time message (SPEC §4)."""
+    from noma.frontend.builtins import fold_scalar
+
+    for k, (value, e) in enumerate(zip(idx, exprs, strict=True)):
+        size = dims[k] if dims is not None and k < len(dims) else None
+        x = None if size is None else fold_scalar(value)
+        if size is None or x is None or x != x:
+            continue
+        if -(2.0**62) < x < 2.0**62:
+            if 0 <= int(x) < size:  # truncated toward zero, as at run time
+                continue
+            shown = str(int(x))
+        else:
+            shown = f"{x:.10g}"
+        raise CompileError(f"index {shown} out of range for dimension of size {size}", e.loc)
+
+
+def check_row_shape(
+    dims: tuple[int | None, ...] | None, n: int, value: SSAValue, loc: SourceLoc
+) -> None:
+    """A row stored into a tensor whose shape is known must have the row's shape."""
+    vdims = dims_of(value.type)
+    if dims is None or vdims is None or not vdims or len(vdims) != len(dims) - n:
+        return
+    row = dims[n:]
+    if all(d is not None for d in (*row, *vdims)) and tuple(row) != tuple(vdims):
+        raise CompileError(
+            f"cannot store a value of shape {format_dims(vdims)} into a row of shape "
+            f"{format_dims(row)}",
+            loc,
+        )
 
 
 # ----------------------------------------------------------------- AST helpers
@@ -928,6 +1049,17 @@ def hinted(value: SSAValue, name: str) -> SSAValue:
     if value.name_hint is None and name.isidentifier():
         value.name_hint = name
     return value
+
+
+def returns_value(stmts: Sequence[ast.Stmt]) -> bool:
+    """Whether every path through these statements ends in `return e;`."""
+    for s in stmts:
+        if isinstance(s, ast.Return):
+            return s.value is not None
+        if isinstance(s, ast.If) and s.else_block is not None:
+            if returns_value(s.then_block.body) and returns_value(s.else_block.body):
+                return True
+    return False
 
 
 def contains_return(stmts: Sequence[ast.Stmt]) -> bool:

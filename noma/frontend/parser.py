@@ -460,7 +460,11 @@ class _Parser:
         return ast.SaveSafetensors(kw.loc, pairs, str(path.value), path.loc)
 
     def safetensors_entry(self) -> tuple[tuple[str, ast.Expr], SourceLoc]:
-        key = self.expect_ident("a tensor name (key)")
+        # Keywords are keys too, as after `m.` (`{ in: x }` reads back as `m.in`).
+        if self.tok.kind == KW:
+            key = self.advance()
+        else:
+            key = self.expect_ident("a tensor name (key)")
         self.expect_op(":", f"after the key '{key.text}'")
         return (key.text, self.expr()), key.loc
 

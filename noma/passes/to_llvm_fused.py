@@ -69,7 +69,13 @@ from noma.passes.to_llvm_support import (
     is_f64,
     location_of,
 )
-from noma.passes.to_llvm_tensor import CMP_PREDICATES, SCALAR_BINARY, SCALAR_UNARY, TypeOf
+from noma.passes.to_llvm_tensor import (
+    CMP_PREDICATES,
+    SCALAR_BINARY,
+    SCALAR_UNARY,
+    TypeOf,
+    pow_fast_paths,
+)
 
 #: `llvm.icmp` predicates (their index in xDSL's list)
 EQ, SLT = 0, 2
@@ -586,15 +592,16 @@ class _Loop:
         self.values[op.results[0]] = result
 
     def _pow(self, op: nt.PowOp) -> SSAValue:
-        base, exponent = op.lhs, op.rhs
-        if is_f64(exponent) and not is_f64(base):
-            return _pow_scalar_exponent(self.e, self.get(base), self.get(exponent))
-        if is_f64(base):
-            return self.memo_pow(self.get(base), self.get(exponent))
-        return self.e.add(llvm.FPowOp(self.get(base), self.get(exponent)))
+        """NumPy's fast paths element by element (`pow_fast_paths`), as the
+        runtime and the interpreter, whatever the shapes."""
+        x, y = self.get(op.lhs), self.get(op.rhs)
+        if is_f64(op.lhs) and not is_f64(op.rhs):
+            return self.memo_pow(x, y)
+        return pow_fast_paths(self.e, x, y)
 
     def memo_pow(self, base: SSAValue, x: SSAValue) -> SSAValue:
-        """pow(base, x) for a scalar base, computed only when x differs from
+        """pow(base, x) for a scalar base, with NumPy's fast paths
+        (`pow_fast_paths`), computed only when x differs from
         the last two distinct exponents seen (with base fixed, pow is a
         function of x: equal doubles, +0 and -0 included, give equal results;
         a NaN never matches). Two entries cover the step counts of a grown
@@ -617,7 +624,7 @@ class _Loop:
         c = self.fn.cursor(calc)
         # libm's pow, not the llvm.pow intrinsic, which LLVM would speculate
         # out of the branch (it cannot fail) and so call for every element
-        c.end(llvm.BrOp(join, c.e.call("pow", base, x)))
+        c.end(llvm.BrOp(join, pow_fast_paths(c.e, base, x, c.e.call("pow", base, x))))
         self.cursor = self.fn.cursor(join)
         result = join.args[0]
         self.carried_next += [result, self.e.select(same1, p2, p1)]
@@ -635,25 +642,3 @@ class _Loop:
             self.inits.append(value)
             self.cache.entries.append((slot, arg))
         return arg
-
-
-def _pow_scalar_exponent(e: Emitter, x: SSAValue, y: SSAValue) -> SSAValue:
-    """x ** y for a broadcast scalar y with NumPy's fast paths, as the runtime:
-    2 -> x*x, 0.5 -> sqrt(x), -1 -> 1/x, 1 -> x, 0 -> 1, else pow."""
-    cases: list[tuple[float, Callable[[], SSAValue]]] = [
-        (2.0, lambda: e.add(llvm.FMulOp(x, x))),
-        (0.5, lambda: SCALAR_UNARY[nt.SqrtOp](e, x)),
-        (-1.0, lambda: e.add(llvm.FDivOp(e.f64(1.0), x))),
-        (1.0, lambda: x),
-        (0.0, lambda: e.f64(1.0)),
-    ]
-    known = constant_f64(y)
-    if known is not None:
-        for k, make in cases:
-            if known == k:
-                return make()
-        return e.add(llvm.FPowOp(x, y))
-    result = e.add(llvm.FPowOp(x, y))
-    for k, make in reversed(cases):
-        result = e.select(e.fcmp("oeq", y, e.f64(k)), make(), result)
-    return result

@@ -57,8 +57,8 @@ def _sigmoid(e: Emitter, x: SSAValue) -> SSAValue:
 
 
 def _relu(e: Emitter, x: SSAValue) -> SSAValue:
-    """x > 0 ? x : 0 (NaN gives 0, as numpy's where(x > 0, x, 0))."""
-    return e.select(e.fcmp("ogt", x, e.f64(0.0)), x, e.f64(0.0))
+    """x <= 0 ? 0 : x (NaN stays NaN, as numpy's maximum(x, 0))."""
+    return e.select(e.fcmp("ole", x, e.f64(0.0)), e.f64(0.0), x)
 
 
 def _not(e: Emitter, x: SSAValue) -> SSAValue:
@@ -108,13 +108,40 @@ def _arith(cls: type[Operation]) -> Callable[[Emitter, SSAValue, SSAValue], SSAV
     return lambda e, a, b: e.add(cls(a, b))
 
 
+def pow_fast_paths(
+    e: Emitter, x: SSAValue, y: SSAValue, general: SSAValue | None = None
+) -> SSAValue:
+    """x ** y with NumPy's fast paths taken element by element, as the
+    runtime and the interpreter do: y == 2 -> x*x, 0.5 -> sqrt(x) (nan for
+    -inf, -0 for -0, where pow gives inf and +0), -1 -> 1/x, 1 -> x, 0 -> 1,
+    else `general` (default: pow(x, y)). Folded when y is a constant."""
+    cases: list[tuple[float, Callable[[], SSAValue]]] = [
+        (2.0, lambda: e.add(llvm.FMulOp(x, x))),
+        (0.5, lambda: SCALAR_UNARY[nt.SqrtOp](e, x)),
+        (-1.0, lambda: e.add(llvm.FDivOp(e.f64(1.0), x))),
+        (1.0, lambda: x),
+        (0.0, lambda: e.f64(1.0)),
+    ]
+    known = constant_f64(y)
+    if known is not None:
+        for k, make in cases:
+            if known == k:
+                return make()
+    result = general if general is not None else e.add(llvm.FPowOp(x, y))
+    if known is not None:
+        return result
+    for k, make in reversed(cases):
+        result = e.select(e.fcmp("oeq", y, e.f64(k)), make(), result)
+    return result
+
+
 SCALAR_BINARY: dict[type[Operation], Callable[[Emitter, SSAValue, SSAValue], SSAValue]] = {
     nt.AddOp: _arith(llvm.FAddOp),
     nt.SubOp: _arith(llvm.FSubOp),
     nt.MulOp: _arith(llvm.FMulOp),
     nt.DivOp: _arith(llvm.FDivOp),
     nt.RemOp: _arith(llvm.FRemOp),
-    nt.PowOp: _arith(llvm.FPowOp),
+    nt.PowOp: pow_fast_paths,
     nt.MinOp: _min_max("olt"),
     nt.MaxOp: _min_max("ogt"),
 }

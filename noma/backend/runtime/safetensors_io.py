@@ -122,7 +122,10 @@ def _parse_header(raw: bytes) -> dict[str, tuple[np.dtype, tuple[int, ...], int,
     except RecursionError:
         raise _Bad("header is nested too deeply") from None
     except ValueError as e:  # JSONDecodeError, and huge integer literals
-        raise _Bad(f"header is not valid JSON ({e})") from None
+        # Python's advice on huge integers ("; use sys.set_int_max_str_digits()
+        # ...") means nothing to a NOMA user, and the C reader does not give it.
+        why = str(e).split("; use sys.set_int_max_str_digits", 1)[0]
+        raise _Bad(f"header is not valid JSON ({why})") from None
     if not isinstance(obj, dict):
         raise _Bad(f"header is a JSON {type(obj).__name__}, not an object")
     specs = {k: _entry(k, v) for k, v in obj.items() if k != METADATA_KEY}

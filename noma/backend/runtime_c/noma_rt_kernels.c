@@ -17,8 +17,21 @@ typedef noma__v4i v4i;
 static inline double op_min(double x, double y) { return (x < y || x != x) ? x : y; }
 static inline double op_max(double x, double y) { return (x > y || x != x) ? x : y; }
 static inline double op_sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
-static inline double op_relu(double x) { return x > 0.0 ? x : 0.0; }
+/* NaN stays NaN (numpy's maximum(x, 0), PyTorch's relu); relu(-0) is +0. */
+static inline double op_relu(double x) { return x <= 0.0 ? 0.0 : x; }
 static inline double op_not(double x) { return x == 0.0 ? 1.0 : 0.0; }
+/* x ** y: numpy's fast paths for the exponents 2, 0.5, -1, 1 and 0, taken
+ * element by element whatever the shapes (numpy takes them only for one
+ * broadcast exponent; the interpreter and compiled code do as here): they
+ * differ from pow at (-inf) ** 0.5 (nan, not inf) and (-0) ** 0.5 (-0) */
+static inline double op_pow(double x, double y) {
+    if (y == 2.0) return x * x;
+    if (y == 0.5) return sqrt(x);
+    if (y == -1.0) return 1.0 / x;
+    if (y == 1.0) return x;
+    if (y == 0.0) return 1.0;
+    return pow(x, y);
+}
 
 double noma_rt_scalar_unary(int64_t op, double x) {
     switch (op) {
@@ -48,13 +61,7 @@ double noma_rt_scalar_binary(int64_t op, double x, double y) {
     case NOMA_MUL: return x * y;
     case NOMA_DIV: return x / y;
     case NOMA_REM: return fmod(x, y);
-    case NOMA_POW: /* numpy's fast paths for a scalar exponent */
-        if (y == 2.0) return x * x;
-        if (y == 0.5) return sqrt(x);
-        if (y == -1.0) return 1.0 / x;
-        if (y == 1.0) return x;
-        if (y == 0.0) return 1.0;
-        return pow(x, y);
+    case NOMA_POW: return op_pow(x, y);
     case NOMA_MIN: return op_min(x, y);
     case NOMA_MAX: return op_max(x, y);
     case NOMA_LT: return x < y ? 1.0 : 0.0;
@@ -98,9 +105,9 @@ double noma_rt_scalar_binary(int64_t op, double x, double y) {
         }                                                                     \
     } while (0)
 
-/* pow element by element, reusing the previous result while the operands
+/* op_pow element by element, reusing the previous result while the operands
  * repeat (Adam's bias corrections: a scalar base and a tensor of step counts
- * that are mostly equal); the same value as calling pow again */
+ * that are mostly equal); the same value as calling op_pow again */
 static void pow_row(double *restrict o, const double *restrict a, int64_t sa,
                     const double *restrict b, int64_t sb, int64_t n) {
     uint64_t px = 0, py = 0;
@@ -112,7 +119,7 @@ static void pow_row(double *restrict o, const double *restrict a, int64_t sa,
         memcpy(&bx, &x, sizeof bx);
         memcpy(&by, &y, sizeof by);
         if (!have || bx != px || by != py) {
-            pr = pow(x, y);
+            pr = op_pow(x, y);
             px = bx;
             py = by;
             have = 1;
@@ -130,8 +137,7 @@ static void bin_row(int64_t op, double *restrict o, const double *restrict a, in
     case NOMA_DIV: BIN_LOOPS(x / y); break;
     case NOMA_REM: BIN_LOOPS(fmod(x, y)); break;
     case NOMA_POW:
-        /* numpy's fast paths for one broadcast exponent (same results as numpy,
-         * e.g. (-inf) ** 0.5 is nan, not pow's inf) */
+        /* op_pow's fast paths, hoisted for one broadcast exponent */
         if (!sb && b[0] == 2.0) BIN_LOOPS(((void)y, x * x));
         else if (!sb && b[0] == 0.5) BIN_LOOPS(((void)y, sqrt(x)));
         else if (!sb && b[0] == -1.0) BIN_LOOPS(((void)y, 1.0 / x));
@@ -798,7 +804,7 @@ double noma_rt_index_scalar(const noma_tensor *a, int64_t n, const double *idx,
 }
 
 static int64_t slice_bound(double v, int64_t n, const noma_site *site) {
-    if (isnan(v)) noma_rt_error(site, "slice bound is nan");
+    if (isnan(v)) noma_rt_error(site, "batch size must be >= 1, got nan"); /* only a NaN size */
     if (v < 0.0) v = 0.0;
     if (v > (double)n) v = (double)n;
     return (int64_t)v;

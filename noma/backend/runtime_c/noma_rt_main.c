@@ -2,13 +2,12 @@
  *
  * The compiler emits `int main(int argc, char **argv)` calling
  * noma_rt_main(argc, argv, noma_entry, default_seed): this parses the
- * command line (`--seed N` or `--seed=N`, N an integer taken modulo 2^64, so
- * a negative seed wraps as two's complement; `--help`) and runs the program
- * with noma_rt_run.  Exit status: 0 ok, 1 user error (reported by the
+ * command line (`--seed N` or `--seed=N`, N an integer of any size taken
+ * modulo 2^64, so a negative seed wraps as two's complement; `--help`) and
+ * runs the program with noma_rt_run.  Exit status: 0 ok, 1 user error (reported by the
  * runtime), 2 bad command line, 130 interrupted by Ctrl-C (noma_rt_run's
  * SIGINT handler prints "interrupted").
  */
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,11 +31,13 @@ static int parse_seed(const char *text, uint64_t *seed) {
         digits++;
     }
     if (*digits < '0' || *digits > '9') return -1;
-    char *end = NULL;
-    errno = 0;
-    unsigned long long value = strtoull(digits, &end, 10);
-    if (errno != 0 || end == NULL || *end != '\0') return -1;
-    *seed = negative ? (uint64_t)0 - (uint64_t)value : (uint64_t)value;
+    /* Any number of digits, taken modulo 2^64 like `nomac run --seed`. */
+    uint64_t value = 0;
+    for (const char *c = digits; *c != '\0'; c++) {
+        if (*c < '0' || *c > '9') return -1;
+        value = value * 10u + (uint64_t)(*c - '0');
+    }
+    *seed = negative ? (uint64_t)0 - value : value;
     return 0;
 }
 

@@ -12,7 +12,9 @@
 // The loop function takes `noalias` data pointers. pow(scalar, tensor) runs
 // in a loop of its own into a scratch array, by libm only for an exponent
 // not among the last two distinct ones (carried with their results, the
-// most recent first); the main loop (x ** 2 as x * x) reads it from there.
+// most recent first, with numpy's fast paths for an exponent 0, 1, -1, 0.5
+// or 2 taken there by selects); the main loop (x ** 2 as x * x) reads it
+// from there.
 // The two exponents and results are kept from one call of the kernel to the
 // next (in @noma.scratch.f64, with the base and a valid flag): a call with
 // the same base, bit for bit, starts from them, any other from NaN.
@@ -65,7 +67,11 @@ builtin.module attributes {noma.entry = "main"} {
 // CHECK-NEXT:   llvm.br ^[[JOIN:bb[0-9]+]](%[[OLD]] : f64)
 // CHECK-NEXT: ^[[CALC]]:
 // CHECK-NEXT:   %[[POW:.*]] = llvm.call @pow(%[[C]], %[[SQ]]) : (f64, f64) -> f64
-// CHECK-NEXT:   llvm.br ^[[JOIN]](%[[POW]] : f64)
+// CHECK-NEXT:   llvm.fcmp "oeq" %[[SQ]], %{{.*}} : f64
+// CHECK-NEXT:   llvm.select %{{.*}}, %{{.*}}, %[[POW]] : i1, f64
+// CHECK:        %[[CC:.*]] = llvm.fmul %[[C]], %[[C]] : f64
+// CHECK-NEXT:   %[[FAST:.*]] = llvm.select %{{.*}}, %[[CC]], %{{.*}} : i1, f64
+// CHECK-NEXT:   llvm.br ^[[JOIN]](%[[FAST]] : f64)
 // CHECK-NEXT: ^[[JOIN]](%[[R:.*]]: f64):
 // CHECK-NEXT:   %[[NP2:.*]] = llvm.select %[[SAME1]], %[[P2]], %[[P1]] : i1, f64
 // CHECK-NEXT:   %[[AT:.*]] = llvm.getelementptr inbounds %[[TMP]][%[[I]]]
