@@ -563,22 +563,22 @@ static void gemm_strided(const double *restrict A, int64_t ai, int64_t ak,
 
 noma_tensor *noma_rt_matmul_t(noma_tensor *out, const noma_tensor *a, const noma_tensor *b,
                               int64_t transpose_a, int64_t transpose_b, const noma_site *site) {
-    /* the factors' shapes, after their transposes (both operands are 2-D:
-     * the IR verifier checks the ranks) */
+    /* the factors' shapes, after their transposes (ranks other than 2 are
+     * ruled out by the IR verifier; reported as they are) */
     int64_t da[2] = {a->dims[transpose_a ? 1 : 0], a->dims[transpose_a ? 0 : 1]};
     int64_t db[2] = {b->dims[transpose_b ? 1 : 0], b->dims[transpose_b ? 0 : 1]};
-    if (da[1] != db[0]) {
+    if (a->rank != 2 || b->rank != 2 || da[1] != db[0]) {
         char s1[NOMA__SHAPE_BUF], s2[NOMA__SHAPE_BUF];
-        noma_rt_error(site,
-                      "matmul: shapes %s and %s do not match (expected [m, k] and [k, n])",
-                      noma__fmt_shape(s1, 2, da), noma__fmt_shape(s2, 2, db));
+        noma_rt_error(site, "matmul: shapes %s and %s do not match (expected [m, k] and [k, n])",
+                      noma__fmt_shape(s1, a->rank, a->rank == 2 ? da : a->dims),
+                      noma__fmt_shape(s2, b->rank, b->rank == 2 ? db : b->dims));
     }
     int64_t m = da[0], k = da[1], n = db[1];
     int64_t dims[2] = {m, n};
-    noma__check_elements(2, dims, site);  /* the element limit, as noma_rt_matmul */
+    noma__check_elements(2, dims, site);  /* [1e5, 1] x [1, 1e5] */
     double *o = noma__ensure(out, m * n, site);
     noma__set_shape(out, 2, dims);
-    if (m * n * k < SMALL_WORK) {
+    if ((transpose_a || transpose_b) && m * n * k < SMALL_WORK) {
         gemm_strided(a->data, transpose_a ? 1 : k, transpose_a ? m : 1, b->data,
                      transpose_b ? 1 : n, transpose_b ? k : 1, o, m, n, k);
         return out;
@@ -587,4 +587,9 @@ noma_tensor *noma_rt_matmul_t(noma_tensor *out, const noma_tensor *a, const noma
     const double *B = transpose_b ? transposed_copy(1, b->data, n, k, site) : b->data;
     noma__gemm(A, B, o, m, n, k, site);
     return out;
+}
+
+noma_tensor *noma_rt_matmul(noma_tensor *out, const noma_tensor *a, const noma_tensor *b,
+                            const noma_site *site) {
+    return noma_rt_matmul_t(out, a, b, 0, 0, site);
 }

@@ -600,23 +600,6 @@ noma_tensor *noma_rt_reduce_like(noma_tensor *out, const noma_tensor *a,
 /* linear algebra                                                           */
 /* ======================================================================== */
 
-noma_tensor *noma_rt_matmul(noma_tensor *out, const noma_tensor *a, const noma_tensor *b,
-                            const noma_site *site) {
-    if (a->rank != 2 || b->rank != 2 || a->dims[1] != b->dims[0]) {
-        char s1[NOMA__SHAPE_BUF], s2[NOMA__SHAPE_BUF];
-        noma_rt_error(site,
-                      "matmul: shapes %s and %s do not match (expected [m, k] and [k, n])",
-                      noma__fmt_shape(s1, a->rank, a->dims), noma__fmt_shape(s2, b->rank, b->dims));
-    }
-    int64_t m = a->dims[0], k = a->dims[1], n = b->dims[1];
-    int64_t dims[2] = {m, n};
-    noma__check_elements(2, dims, site);  /* [1e5, 1] x [1, 1e5] */
-    double *o = noma__ensure(out, m * n, site);
-    noma__set_shape(out, 2, dims);
-    noma__gemm(a->data, b->data, o, m, n, k, site);
-    return out;
-}
-
 double noma_rt_dot(const noma_tensor *a, const noma_tensor *b, const noma_site *site) {
     if (a->rank != 1 || b->rank != 1 || a->dims[0] != b->dims[0]) {
         char s1[NOMA__SHAPE_BUF], s2[NOMA__SHAPE_BUF];
